@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` (the default pipeline) and `make test`.
+# Both set up .venv from the committed uv.lock first; that step is skipped when nothing changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+VENV := .venv
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# Stage commands (`python -m stages.…`) must find the project's interpreter.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup run fashion test test-fast lint
+
+setup: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+run: setup  ## the default pipeline on offline data
+	dvc repro
+
+fashion: setup  ## the Fashion-MNIST experiments (Debian's dataset-fashion-mnist)
+	scripts/ensure-debian-packages dataset-fashion-mnist
+	dvc repro fashion/dvc.yaml
+
+test: setup  ## the whole test suite, end-to-end runs included
+	pytest -n auto
+
+test-fast: setup  ## unit tests only
+	pytest -n auto -m "not e2e"
+
+lint: setup
+	ruff check pipeline stages tests bench

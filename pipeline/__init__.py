@@ -1,0 +1,1 @@
+"""Importable library behind the DVC stages: datasets, models, training, evaluation, tracking."""

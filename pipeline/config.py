@@ -1,0 +1,321 @@
+"""Typed, validated view of params.yaml: the only reader of the params file.
+
+Every section is a frozen pydantic model that rejects unknown keys, so a typo in
+params.yaml or in a `dvc exp run -S` override fails before any work starts with a
+message naming the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import PipelineError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+Task = Literal["classification", "regression", "forecast"]
+Share = Annotated[float, Field(gt=0, lt=1)]
+Rate = Annotated[float, Field(ge=0, lt=1)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- datasets ------------------------------------------------------------------------------
+
+
+class Split(Section):
+    val_size: Share = 0.15
+    test_size: Share = 0.2
+
+    @model_validator(mode="after")
+    def _leaves_training_data(self) -> Split:
+        if self.val_size + self.test_size >= 0.9:
+            raise ValueError(
+                f"val_size + test_size = {self.val_size + self.test_size:.2f} leaves too little to train on "
+                "(must be below 0.9)"
+            )
+        return self
+
+
+class SklearnSource(Section):
+    """A data set bundled with scikit-learn (no download)."""
+
+    source: Literal["sklearn"]
+    name: Literal["digits", "iris", "wine", "breast_cancer"]
+    split: Split = Split()
+
+
+class RemoteFile(Section):
+    """One file of a remote data set: where it lives and the sha256 of its (decompressed) bytes."""
+
+    url: str
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class IdxSource(Section):
+    """MNIST-format IDX files (`.gz` or plain), fetched from a mirror or their canonical URLs.
+
+    `files` maps the roles train_images / train_labels / test_images / test_labels to a RemoteFile.
+    `mirror` (a directory, file:// or http(s):// base) is tried before the canonical URL; the
+    environment variable PIPELINE_MIRROR_<DATASET> overrides it.
+    """
+
+    source: Literal["idx"]
+    files: dict[Literal["train_images", "train_labels", "test_images", "test_labels"], RemoteFile]
+    mirror: str | None = None
+    mirror_package: str | None = None  # a Debian package that installs the files into `mirror`
+    class_names: list[str] | None = None
+    split: Split = Split(val_size=0.1, test_size=0.2)  # test_size unused: IDX sets ship their test split
+
+    @model_validator(mode="after")
+    def _has_all_files(self) -> IdxSource:
+        missing = {"train_images", "train_labels", "test_images", "test_labels"} - set(self.files)
+        if missing:
+            raise ValueError(f"files is missing {sorted(missing)}")
+        return self
+
+
+class StatsmodelsSource(Section):
+    """A time series bundled with statsmodels, windowed for one-step-ahead forecasting."""
+
+    source: Literal["statsmodels"]
+    name: Literal["sunspots", "co2"]
+    window: PositiveInt = 12
+    split: Split = Split()
+
+
+class CsvSource(Section):
+    """A user's CSV file (local path or http(s) URL) with a target column."""
+
+    source: Literal["csv"]
+    path: str
+    target: str
+    task: Task = "classification"
+    time: str | None = None
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    window: PositiveInt = 12
+    split: Split = Split()
+
+    @model_validator(mode="after")
+    def _forecast_needs_order(self) -> CsvSource:
+        if self.task == "forecast" and self.time is None:
+            raise ValueError("task 'forecast' needs a `time` column to order the series by")
+        return self
+
+
+DatasetConfig = Annotated[
+    SklearnSource | IdxSource | StatsmodelsSource | CsvSource, Field(discriminator="source")
+]
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+class SklearnModel(Section):
+    """A scikit-learn estimator by registry name; `hyperparameters` are its keyword arguments."""
+
+    family: Literal["sklearn"]
+    estimator: str
+    hyperparameters: dict[str, Any] = {}
+
+
+class FaceCompletionModel(Section):
+    """Multi-output regression predicting the lower half of an image from its upper half."""
+
+    family: Literal["face_completion"]
+    estimator: str
+    hyperparameters: dict[str, Any] = {}
+    n_preview: PositiveInt = 5
+
+
+class DnnModel(Section):
+    family: Literal["dnn"]
+    hidden_units: list[PositiveInt] = [128]
+    activation: str = "relu"
+    dropout_rate: Rate = 0.0
+    batch_norm: bool = False
+    l1: Annotated[float, Field(ge=0)] = 0.0
+    l2: Annotated[float, Field(ge=0)] = 0.0
+
+
+class CnnModel(Section):
+    family: Literal["cnn"]
+    filters: list[PositiveInt] = [32, 64]
+    kernel_size: PositiveInt = 3
+    pool_size: PositiveInt = 2
+    batch_norm: bool = False
+    dropout_rate: Rate = 0.0
+    dense_units: list[PositiveInt] = [128]
+
+
+class LstmModel(Section):
+    family: Literal["lstm"]
+    units: list[PositiveInt] = [64]
+    bidirectional: bool = False
+    dropout_rate: Rate = 0.0
+
+
+ModelConfig = Annotated[
+    SklearnModel | FaceCompletionModel | DnnModel | CnnModel | LstmModel, Field(discriminator="family")
+]
+KERAS_FAMILIES = ("dnn", "cnn", "lstm")
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+class Optimizer(Section):
+    name: Literal["adam", "sgd", "rmsprop", "adagrad", "adadelta"] = "adam"
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-3
+    momentum: Rate = 0.0
+
+
+class Schedule(Section):
+    """Learning-rate schedule: constant, cosine decay over all steps, or step-wise decay."""
+
+    name: Literal["constant", "cosine", "step"] = "constant"
+    step_epochs: PositiveInt = 10
+    step_factor: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class Device(Section):
+    """Where and how Keras trains. `auto` picks what helps on the hardware found."""
+
+    mixed_precision: Literal["auto", "on", "off"] = "auto"
+    jit_compile: Literal["auto", "on", "off"] = "auto"
+    strategy: Literal["auto", "default", "mirrored"] = "auto"
+    memory_growth: bool = True
+
+
+class Train(Section):
+    epochs: PositiveInt = 20
+    batch_size: PositiveInt = 64
+    optimizer: Optimizer = Optimizer()
+    schedule: Schedule = Schedule()
+    early_stopping_patience: Annotated[int, Field(ge=0)] = 5
+    reduce_lr_patience: Annotated[int, Field(ge=0)] = 3
+    deterministic: bool = True
+    shuffle_buffer: PositiveInt = 10_000
+    device: Device = Device()
+
+
+class TrainOverrides(Section):
+    """Per-experiment changes to the shared `train` section (only the keys given)."""
+
+    epochs: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    optimizer: Optimizer | None = None
+    schedule: Schedule | None = None
+    early_stopping_patience: Annotated[int, Field(ge=0)] | None = None
+
+
+class ExperimentSpec(Section):
+    dataset: str
+    model: str
+    train: TrainOverrides = TrainOverrides()
+
+
+class Mlflow(Section):
+    experiment_prefix: str = ""
+    required: bool = False
+    timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+
+
+class Promote(Section):
+    metric: str = "accuracy"
+    greater_is_better: bool = True
+    margin: Annotated[float, Field(ge=0)] = 0.0
+
+
+class Params(Section):
+    seed: Annotated[int, Field(ge=0)] = 42
+    datasets: dict[str, DatasetConfig]
+    models: dict[str, ModelConfig]
+    experiments: dict[str, ExperimentSpec] = {}
+    train: Train = Train()
+    mlflow: Mlflow = Mlflow()
+    promote: Promote = Promote()
+
+    @model_validator(mode="after")
+    def _experiments_name_known_parts(self) -> Params:
+        for name, spec in self.experiments.items():
+            if spec.dataset not in self.datasets:
+                raise ValueError(
+                    f"experiments.{name}.dataset: unknown dataset {spec.dataset!r}; "
+                    f"known: {', '.join(sorted(self.datasets))}"
+                )
+            if spec.model not in self.models:
+                raise ValueError(
+                    f"experiments.{name}.model: unknown model {spec.model!r}; "
+                    f"known: {', '.join(sorted(self.models))}"
+                )
+        return self
+
+
+class Experiment(Section):
+    """Everything one train / evaluate stage needs, resolved from the params file."""
+
+    name: str
+    seed: int
+    dataset: str
+    model_name: str
+    model: ModelConfig
+    train: Train
+    mlflow: Mlflow
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
+        value = item.get("input")
+        shown = f" (got {value!r})" if not isinstance(value, dict) else ""
+        lines.append(f"  {where}: {item['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load(path: Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate the whole params file; PipelineError names every bad key."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise PipelineError(f"params file {path} not found: run from the repository root") from None
+    except yaml.YAMLError as err:
+        raise PipelineError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{path} must hold a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise PipelineError(f"{path} has invalid params:\n{_describe(err)}") from None
+
+
+def dataset(params: Params, name: str) -> DatasetConfig:
+    """The config of one dataset, or a PipelineError listing the known names."""
+    if name not in params.datasets:
+        raise PipelineError(f"unknown dataset {name!r}; known: {', '.join(sorted(params.datasets))}")
+    return params.datasets[name]
+
+
+def experiment(params: Params, name: str) -> Experiment:
+    """Resolve one experiment: its model section and the shared train section with its overrides."""
+    if name not in params.experiments:
+        raise PipelineError(f"unknown experiment {name!r}; known: {', '.join(sorted(params.experiments))}")
+    spec = params.experiments[name]
+    overrides = spec.train.model_dump(exclude_none=True)
+    return Experiment(
+        name=name,
+        seed=params.seed,
+        dataset=spec.dataset,
+        model_name=spec.model,
+        model=params.models[spec.model],
+        train=Train.model_validate({**params.train.model_dump(), **overrides}),
+        mlflow=params.mlflow,
+    )

@@ -1,0 +1,221 @@
+"""The `preprocess` half: raw files -> seeded train / val / test splits, scaled on train only.
+
+Classification splits are stratified; time series are split chronologically into one-step-ahead
+windows. Scaling statistics come from the training split alone (no leakage into val / test)
+and are recorded in the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import io
+from pipeline.config import CsvSource, DatasetConfig
+from pipeline.datasets import idx
+from pipeline.datasets.processed import ProcessedData, Schema, Split
+from pipeline.datasets.sources import IDX_ROLES
+from pipeline.errors import PipelineError
+
+MIN_PER_CLASS = 3  # one sample each for train, val and test
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A raw data set in memory, before splitting."""
+
+    task: str
+    layout: str
+    x: np.ndarray
+    y: np.ndarray | None = None  # None for a univariate series (targets come from windows)
+    class_names: tuple[str, ...] | None = None
+    test: tuple[np.ndarray, np.ndarray] | None = None  # a test split shipped with the data
+
+
+def _read_meta(raw_dir: Path) -> dict:
+    path = raw_dir / "meta.json"
+    if not path.exists():
+        raise PipelineError(f"{path} not found: run `dvc repro download@{raw_dir.name}` first")
+    return io.read_json(path)
+
+
+def _read_idx(raw_dir: Path, cfg) -> Raw:
+    arrays = {role: idx.read_idx(raw_dir / f"{role}.idx") for role in IDX_ROLES}
+    n_classes = int(arrays["train_labels"].max()) + 1
+    names = tuple(cfg.class_names) if cfg.class_names else tuple(str(i) for i in range(n_classes))
+    return Raw(
+        task="classification",
+        layout="image",
+        x=arrays["train_images"][..., np.newaxis].astype(np.float32),
+        y=arrays["train_labels"].astype(np.int64),
+        class_names=names,
+        test=(
+            arrays["test_images"][..., np.newaxis].astype(np.float32),
+            arrays["test_labels"].astype(np.int64),
+        ),
+    )
+
+
+def _read_csv(raw_dir: Path, cfg: CsvSource, name: str) -> Raw:
+    import pandas as pd
+
+    frame = pd.read_csv(raw_dir / "data.csv")
+    if cfg.target not in frame.columns:
+        raise PipelineError(
+            f"datasets.{name}.target: column {cfg.target!r} is not in the CSV; "
+            f"columns: {', '.join(frame.columns)}"
+        )
+    if cfg.time is not None:
+        if cfg.time not in frame.columns:
+            raise PipelineError(f"datasets.{name}.time: column {cfg.time!r} is not in the CSV")
+        frame = frame.sort_values(cfg.time, kind="stable")
+    if cfg.task == "forecast":
+        values = pd.to_numeric(frame[cfg.target], errors="coerce")
+        _require_numeric(name, values.to_frame(), [cfg.target])
+        return Raw(task="forecast", layout="sequence", x=values.to_numpy(np.float32)[:, np.newaxis])
+    features = frame.drop(columns=[c for c in (cfg.target, cfg.time) if c is not None])
+    numeric = features.apply(pd.to_numeric, errors="coerce")
+    _require_numeric(name, numeric, list(features.columns))
+    x = numeric.to_numpy(np.float32)
+    if cfg.task == "classification":
+        labels = frame[cfg.target].astype(str).to_numpy()
+        names, y = np.unique(labels, return_inverse=True)
+        return Raw("classification", "tabular", x, y.astype(np.int64), tuple(str(n) for n in names))
+    target = pd.to_numeric(frame[cfg.target], errors="coerce")
+    _require_numeric(name, target.to_frame(), [cfg.target])
+    return Raw("regression", "tabular", x, target.to_numpy(np.float32))
+
+
+def _require_numeric(name: str, frame, columns: list[str]) -> None:
+    bad = [c for c in columns if frame[c].isna().any()]
+    if bad:
+        raise PipelineError(
+            f"dataset {name!r}: column(s) {', '.join(map(str, bad))} hold empty or non-numeric values; "
+            "clean the CSV or drop those columns"
+        )
+
+
+def read_raw(name: str, cfg: DatasetConfig, raw_dir: Path) -> Raw:
+    """Load what `download` wrote for data set `name`."""
+    raw_dir = Path(raw_dir)
+    meta = _read_meta(raw_dir)
+    if cfg.source == "idx":
+        return _read_idx(raw_dir, cfg)
+    if cfg.source == "csv":
+        return _read_csv(raw_dir, cfg, name)
+    arrays = io.load_arrays(raw_dir / "data.npz")
+    names = tuple(meta["class_names"]) if meta.get("class_names") else None
+    return Raw(meta["task"], meta["layout"], arrays["x"], arrays.get("y"), names)
+
+
+def _check_classes(name: str, y: np.ndarray, class_names) -> None:
+    if len(y) == 0:
+        raise PipelineError(f"dataset {name!r} is empty")
+    counts = np.bincount(y, minlength=len(class_names))
+    if np.count_nonzero(counts) < 2:
+        raise PipelineError(
+            f"dataset {name!r} has a single class ({class_names[int(np.argmax(counts))]}): "
+            "classification needs at least two"
+        )
+    rare = [class_names[i] for i, c in enumerate(counts) if 0 < c < MIN_PER_CLASS]
+    if rare:
+        raise PipelineError(
+            f"dataset {name!r}: class(es) {', '.join(rare)} have fewer than {MIN_PER_CLASS} samples, "
+            "too few to split into train / val / test; add data or drop them"
+        )
+
+
+def _stratified_split(x, y, size: float, seed: int, stratify: bool):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(x, y, test_size=size, random_state=seed, stratify=y if stratify else None)
+
+
+def _fit_scaler(train_x: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarray]:
+    """(shift, scale) from the training split: pixel range for images, per-feature z-score otherwise."""
+    if layout == "image":
+        return np.float32(0.0), np.float32(max(float(train_x.max()), 1e-8))
+    axes = tuple(range(train_x.ndim - 1))
+    std = train_x.std(axis=axes)
+    return train_x.mean(axis=axes).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+
+
+def _split_tabular(name: str, raw: Raw, split_cfg, seed: int):
+    classify = raw.task == "classification"
+    if classify:
+        _check_classes(name, raw.y, raw.class_names)
+    elif len(raw.x) < 10:
+        raise PipelineError(f"dataset {name!r} has {len(raw.x)} rows; at least 10 are needed to split it")
+    if raw.test is not None:
+        x_rest, y_rest = raw.x, raw.y
+        x_test, y_test = raw.test
+        val_share = split_cfg.val_size
+    else:
+        x_rest, x_test, y_rest, y_test = _stratified_split(raw.x, raw.y, split_cfg.test_size, seed, classify)
+        val_share = split_cfg.val_size / (1 - split_cfg.test_size)
+    x_train, x_val, y_train, y_val = _stratified_split(x_rest, y_rest, val_share, seed, classify)
+    return (x_train, y_train), (x_val, y_val), (x_test, y_test)
+
+
+def _windows(series: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-step-ahead windows: x[i] = series[i:i+window], y[i] = series[i+window, 0]."""
+    n = len(series) - window
+    x = np.stack([series[i : i + window] for i in range(n)]).astype(np.float32)
+    return x, series[window:, 0].astype(np.float32)
+
+
+def _split_series(name: str, raw: Raw, split_cfg, window: int):
+    x, y = _windows(raw.x, window) if len(raw.x) > window else (raw.x[:0], raw.x[:0, 0])
+    n_test = int(round(len(x) * split_cfg.test_size))
+    n_val = int(round(len(x) * split_cfg.val_size))
+    n_train = len(x) - n_val - n_test
+    if min(n_train, n_val, n_test) < 2:
+        raise PipelineError(
+            f"dataset {name!r}: {len(raw.x)} time steps with window {window} give {len(x)} windows, "
+            "too few for a chronological train / val / test split; lower the window or add data"
+        )
+    cuts = (n_train, n_train + n_val)
+    return (
+        (x[: cuts[0]], y[: cuts[0]]),
+        (x[cuts[0] : cuts[1]], y[cuts[0] : cuts[1]]),
+        (x[cuts[1] :], y[cuts[1] :]),
+    )
+
+
+def preprocess(name: str, cfg: DatasetConfig, raw_dir: Path, seed: int) -> ProcessedData:
+    """Split, scale and shape data set `name` deterministically for `seed`."""
+    raw = read_raw(name, cfg, raw_dir)
+    if raw.task == "forecast":
+        splits = _split_series(name, raw, cfg.split, cfg.window)
+    else:
+        splits = _split_tabular(name, raw, cfg.split, seed)
+    (x_train, y_train), *_ = splits
+    shift, scale = _fit_scaler(x_train, raw.layout)
+    target_scale = None
+    if raw.task == "forecast":  # targets are the series itself: one scale for inputs and targets
+        target_scale = (float(shift[0]), float(scale[0]))
+    elif raw.task == "regression":
+        target_scale = (float(y_train.mean()), float(y_train.std() or 1.0))
+    out = []
+    for x, y in splits:
+        x = ((x - shift) / scale).astype(np.float32)
+        if target_scale is not None:
+            y = ((y - target_scale[0]) / target_scale[1]).astype(np.float32)
+        out.append(Split(x=x, y=y))
+    schema = Schema(
+        dataset=name,
+        task=raw.task,
+        layout=raw.layout,
+        input_shape=tuple(int(d) for d in out[0].x.shape[1:]),
+        n_classes=len(raw.class_names) if raw.class_names else None,
+        class_names=raw.class_names,
+        target_scale=target_scale,
+        extra={
+            "scaler": {"shift": np.asarray(shift).tolist(), "scale": np.asarray(scale).tolist()},
+            "seed": seed,
+            "source": cfg.source,
+        },
+    )
+    return ProcessedData(schema, *out)

@@ -1,0 +1,123 @@
+"""Shared fixtures: a local HTTP server, tiny IDX data, and throw-away copies of the project."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline import io
+from pipeline.datasets import idx
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ("pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "fashion")
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the fixture's directory; answers 500 for the first `failures[path]` requests of a path."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        remaining = self.server.failures.get(self.path, 0)
+        if remaining:
+            self.server.failures[self.path] = remaining - 1
+            self.send_error(500, "planted failure")
+            return
+        self.server.hits.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[tuple[str, Path, http.server.ThreadingHTTPServer]]:
+    """(base URL, served directory, server) for a server on 127.0.0.1 with a free port."""
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = lambda *a, **kw: _Handler(*a, directory=str(served), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.failures, server.hits = {}, []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", served, server
+    server.shutdown()
+    server.server_close()
+
+
+def write_idx_set(directory: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -> dict:
+    """Write four small gzipped IDX files; return the `files:` params section pinning them."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train_images": rng.integers(0, 256, (n_train, 6, 6), dtype=np.uint8),
+        "train_labels": (np.arange(n_train) % 3).astype(np.uint8),
+        "test_images": rng.integers(0, 256, (n_test, 6, 6), dtype=np.uint8),
+        "test_labels": (np.arange(n_test) % 3).astype(np.uint8),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for role, array in arrays.items():
+        plain = directory / f"{role}.plain"
+        idx.write_idx(plain, array)
+        payload = plain.read_bytes()
+        plain.unlink()
+        name = f"{role.replace('_', '-')}-idx{array.ndim}-ubyte.gz"
+        (directory / name).write_bytes(gzip.compress(payload))
+        files[role] = {"url": f"http://127.0.0.1:9/canonical/{name}", "sha256": io.sha256_bytes(payload)}
+    return files
+
+
+@pytest.fixture
+def idx_files(tmp_path: Path) -> tuple[Path, dict]:
+    directory = tmp_path / "idx_mirror"
+    return directory, write_idx_set(directory)
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for running stages and dvc: the project's interpreter first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        cmd, cwd=cwd, env=kwargs.pop("env", subprocess_env()), text=True, capture_output=True, **kwargs
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def make_project(destination: Path, edit_params=None) -> Path:
+    """A git + DVC copy of the project in `destination`, with params.yaml passed through `edit_params`."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, destination / name)
+    if edit_params is not None:
+        params = yaml.safe_load((destination / "params.yaml").read_text())
+        edit_params(params)
+        (destination / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q", "-b", "main"], destination)
+    run(["git", "config", "user.email", "tests@example.com"], destination)
+    run(["git", "config", "user.name", "tests"], destination)
+    run(["dvc", "init", "-q"], destination)
+    run(["git", "add", "-A"], destination)
+    run(["git", "commit", "-q", "-m", "project copy"], destination)
+    return destination
