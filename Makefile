@@ -7,13 +7,15 @@ VENV := .venv
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 # Stage commands (`python -m stages.…`) must find the project's interpreter.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Every stage is a new process: without cached bytecode each one spends ~15 s compiling TensorFlow.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup run fashion test test-fast lint
 
 setup: $(VENV)/.synced
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 .tools/bin/uv:

@@ -162,10 +162,18 @@ class LstmModel(Section):
     dropout_rate: Rate = 0.0
 
 
-ModelConfig = Annotated[
-    SklearnModel | FaceCompletionModel | DnnModel | CnnModel | LstmModel, Field(discriminator="family")
-]
+KerasModelConfig = Annotated[DnnModel | CnnModel | LstmModel, Field(discriminator="family")]
+SklearnModelConfig = Annotated[SklearnModel | FaceCompletionModel, Field(discriminator="family")]
+ModelConfig = KerasModelConfig | SklearnModelConfig
 KERAS_FAMILIES = ("dnn", "cnn", "lstm")
+Backend = Literal["keras", "sklearn"]
+
+
+class Models(Section):
+    """Models by backend, so a stage can depend on exactly its backend's code and settings."""
+
+    keras: dict[str, KerasModelConfig] = {}
+    sklearn: dict[str, SklearnModelConfig] = {}
 
 
 # --- training ------------------------------------------------------------------------------
@@ -206,6 +214,17 @@ class Train(Section):
     device: Device = Device()
 
 
+class SklearnTrain(Section):
+    n_jobs: int = 1  # CPU workers for estimators that take n_jobs (-1: all cores)
+
+
+class TrainSettings(Section):
+    """Shared training settings per backend: editing Keras settings never re-runs scikit-learn stages."""
+
+    keras: Train = Train()
+    sklearn: SklearnTrain = SklearnTrain()
+
+
 class TrainOverrides(Section):
     """Per-experiment changes to the shared `train` section (only the keys given)."""
 
@@ -218,8 +237,9 @@ class TrainOverrides(Section):
 
 class ExperimentSpec(Section):
     dataset: str
-    model: str
-    train: TrainOverrides = TrainOverrides()
+    backend: Backend
+    model: str  # a key of models.<backend>
+    train: TrainOverrides = TrainOverrides()  # Keras experiments only
 
 
 class Mlflow(Section):
@@ -237,9 +257,9 @@ class Promote(Section):
 class Params(Section):
     seed: Annotated[int, Field(ge=0)] = 42
     datasets: dict[str, DatasetConfig]
-    models: dict[str, ModelConfig]
+    models: Models = Models()
     experiments: dict[str, ExperimentSpec] = {}
-    train: Train = Train()
+    train: TrainSettings = TrainSettings()
     mlflow: Mlflow = Mlflow()
     promote: Promote = Promote()
 
@@ -251,11 +271,14 @@ class Params(Section):
                     f"experiments.{name}.dataset: unknown dataset {spec.dataset!r}; "
                     f"known: {', '.join(sorted(self.datasets))}"
                 )
-            if spec.model not in self.models:
+            known = getattr(self.models, spec.backend)
+            if spec.model not in known:
                 raise ValueError(
-                    f"experiments.{name}.model: unknown model {spec.model!r}; "
-                    f"known: {', '.join(sorted(self.models))}"
+                    f"experiments.{name}.model: unknown {spec.backend} model {spec.model!r}; "
+                    f"known: {', '.join(sorted(known)) or 'none'} (models.{spec.backend})"
                 )
+            if spec.backend == "sklearn" and spec.train != TrainOverrides():
+                raise ValueError(f"experiments.{name}.train: only Keras experiments take training overrides")
         return self
 
 
@@ -265,10 +288,12 @@ class Experiment(Section):
     name: str
     seed: int
     dataset: str
+    backend: Backend = "keras"
     model_name: str
     model: ModelConfig
-    train: Train
-    mlflow: Mlflow
+    train: Train = Train()  # Keras settings (with the experiment's overrides)
+    n_jobs: int = 1  # scikit-learn parallelism
+    mlflow: Mlflow = Mlflow()
 
 
 def _describe(error: ValidationError) -> str:
@@ -314,8 +339,10 @@ def experiment(params: Params, name: str) -> Experiment:
         name=name,
         seed=params.seed,
         dataset=spec.dataset,
+        backend=spec.backend,
         model_name=spec.model,
-        model=params.models[spec.model],
-        train=Train.model_validate({**params.train.model_dump(), **overrides}),
+        model=getattr(params.models, spec.backend)[spec.model],
+        train=Train.model_validate({**params.train.keras.model_dump(), **overrides}),
+        n_jobs=params.train.sklearn.n_jobs,
         mlflow=params.mlflow,
     )

@@ -7,13 +7,11 @@ plotting functions, with the Agg backend, so importing this module stays fast.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +28,8 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from pipeline import io
+from pipeline import figures, io
 
-logger = logging.getLogger(__name__)
-
-DPI = 100
 PROBABILITY_FLOOR = 1e-15  # keeps log(p) finite when a model gives a class probability of exactly 0
 
 
@@ -179,25 +174,6 @@ def write_confusion_csv(path: Path | str, frame: pd.DataFrame) -> None:
     io.write_text(path, frame.to_csv(index=False))
 
 
-@contextmanager
-def _figure(path: Path | str, **subplots: Any) -> Iterator[tuple[Any, Any]]:
-    """Yield (figure, axes) from `plt.subplots(**subplots)`; save it as PNG atomically, always close it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(**subplots)
-    try:
-        yield figure, axes
-        figure.tight_layout()
-        with io.atomic_path(path) as tmp:
-            figure.savefig(tmp, format="png", dpi=DPI)
-    finally:
-        plt.close(figure)
-    logger.info("wrote %s", path)
-
-
 def plot_confusion_matrix(
     path: Path | str, y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
 ) -> None:
@@ -205,7 +181,7 @@ def plot_confusion_matrix(
     frame = confusion_matrix_frame(y_true, y_pred, class_names)
     n_classes = len(frame)
     side = min(max(4.0, 0.5 * n_classes + 2.0), 12.0)
-    with _figure(path, figsize=(side, side)) as (figure, ax):
+    with figures.figure(path, figsize=(side, side)) as (figure, ax):
         image = ax.imshow(frame.to_numpy(), cmap="Blues")
         figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         ax.set_xticks(range(n_classes), frame.columns, rotation=45, ha="right")
@@ -226,7 +202,7 @@ def plot_learning_curves(path: Path | str, history_rows: Sequence[Mapping[str, A
     metrics = [key for key in keys if not key.startswith("val_") or key.removeprefix("val_") not in keys]
     epochs = [_as_float(row.get("epoch", index)) for index, row in enumerate(history_rows)]
     figsize = (6.0, 2.6 * len(metrics))
-    with _figure(path, nrows=len(metrics), ncols=1, figsize=figsize, squeeze=False) as (_, axes):
+    with figures.figure(path, nrows=len(metrics), ncols=1, figsize=figsize, squeeze=False) as (_, axes):
         for ax, metric in zip(axes[:, 0], metrics, strict=True):
             for key in (metric, f"val_{metric}"):
                 if key in keys:
@@ -249,7 +225,7 @@ def plot_forecast(path: Path | str, y_true: np.ndarray, y_pred: np.ndarray) -> N
     """Actual and predicted series over the test steps."""
     y_true = np.asarray(y_true, dtype=np.float64).ravel()
     y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
-    with _figure(path, figsize=(10, 4)) as (_, ax):
+    with figures.figure(path, figsize=(10, 4)) as (_, ax):
         ax.plot(y_true, label="actual", color="black", linewidth=1.2)
         ax.plot(y_pred, label="predicted", color="tab:orange", linewidth=1.2)
         ax.set_xlabel("test step")
@@ -280,7 +256,7 @@ def plot_completions(
     n_rows, n_columns = len(upper), 1 + len(predictions)
     columns = [("true image", true_lower), *predictions.items()]
     figsize = (2.0 * n_columns, 2.26 * n_rows)
-    with _figure(path, nrows=n_rows, ncols=n_columns, figsize=figsize, squeeze=False) as (_, axes):
+    with figures.figure(path, nrows=n_rows, ncols=n_columns, figsize=figsize, squeeze=False) as (_, axes):
         for row in range(n_rows):
             truth = np.hstack([upper[row], true_lower[row]])
             for column, (title, lower) in enumerate(columns):

@@ -6,18 +6,14 @@ better) for classification, RMSE (lower is better) for regression and forecastin
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import io
+from pipeline import figures
 
-logger = logging.getLogger(__name__)
-
-DPI = 100
 MISSING = "—"
 PRIMARY_METRIC = {  # task -> (metric, higher is better)
     "classification": ("accuracy", True),
@@ -159,33 +155,22 @@ def _run_cell(run_id: str | None, run_url: str | None) -> str:
 
 def plot_leaderboard(path: Path | str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Horizontal bars of the primary metric per experiment, one panel per dataset, best on top."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     groups = _group_by_dataset(rows)
     heights = [0.45 * len(group) + 1.2 for group in groups.values()]
-    figure, axes = plt.subplots(
+    with figures.figure(
+        path,
         nrows=max(len(groups), 1),
         ncols=1,
         figsize=(8, max(sum(heights), 1.5)),
         squeeze=False,
         gridspec_kw={"height_ratios": heights or [1]},
-    )
-    try:
+    ) as (_, axes):
         if groups:
             for ax, (dataset, group) in zip(axes[:, 0], groups.items(), strict=True):
                 _draw_panel(ax, dataset, group)
         else:
             axes[0, 0].text(0.5, 0.5, "No results yet", ha="center", va="center")
             axes[0, 0].axis("off")
-        figure.tight_layout()
-        with io.atomic_path(path) as tmp:
-            figure.savefig(tmp, format="png", dpi=DPI)
-    finally:
-        plt.close(figure)
-    logger.info("wrote %s", path)
 
 
 def _draw_panel(ax: Any, dataset: str, group: Sequence[Mapping[str, Any]]) -> None:

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = config.load(args.params)
     cfg = config.dataset(params, args.dataset)
-    sources.fetch_raw(args.dataset, cfg, args.out or Path("data/raw") / args.dataset)
+    sources.fetch_raw(args.dataset, cfg, args.out or cli.raw_dir(args.dataset))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = config.load(args.params)
     cfg = config.dataset(params, args.dataset)
-    data = preprocess(args.dataset, cfg, args.raw or Path("data/raw") / args.dataset, params.seed)
-    with io.atomic_dir(args.out or Path("data/processed") / args.dataset) as staging:
+    data = preprocess(args.dataset, cfg, args.raw or cli.raw_dir(args.dataset), params.seed)
+    with io.atomic_dir(args.out or cli.processed_dir(args.dataset)) as staging:
         processed.save(staging, data)
 
 

@@ -18,9 +18,34 @@ import yaml
 
 from pipeline import io
 from pipeline.datasets import idx
+from pipeline.datasets.processed import ProcessedData, Schema, Split
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "fashion")
+
+
+TINY_SHAPES = {"image": (8, 8, 1), "tabular": (6,), "sequence": (5, 3)}
+
+
+def make_data(task: str = "classification", layout: str = "image", n_train: int = 64) -> ProcessedData:
+    """Tiny random processed data (3 classes, or float targets) in one of the three layouts."""
+    rng = np.random.default_rng(0)
+    shape = TINY_SHAPES[layout]
+
+    def split(n: int) -> Split:
+        x = rng.normal(size=(n, *shape)).astype(np.float32)
+        if task == "classification":
+            return Split(x, rng.integers(0, 3, n).astype(np.int64))
+        return Split(x, rng.normal(size=n).astype(np.float32))
+
+    schema = Schema(
+        dataset=f"tiny_{layout}",
+        task=task,
+        layout=layout,
+        input_shape=shape,
+        n_classes=3 if task == "classification" else None,
+    )
+    return ProcessedData(schema, split(n_train), split(16), split(16))
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -33,16 +33,47 @@ def write(tmp_path: Path, edit) -> Path:
     ("edit", "message"),
     [
         (lambda p: p["datasets"]["digits"].update(source="parquet"), r"datasets.digits.*'sklearn', 'idx'"),
-        (lambda p: p["train"].update(epochs=0), r"train.epochs: Input should be greater than 0 \(got 0\)"),
-        (lambda p: p["models"]["dnn"].update(dropout_rate=1.0), r"models.dnn.dnn.dropout_rate.*less than 1"),
+        (
+            lambda p: p["train"]["keras"].update(epochs=0),
+            r"train.keras.epochs: Input should be greater than 0 \(got 0\)",
+        ),
+        (
+            lambda p: p["models"]["keras"]["dnn"].update(dropout_rate=1.0),
+            r"models.keras.dnn.dnn.dropout_rate.*less than 1",
+        ),
         (lambda p: p["datasets"]["iris"]["split"].update(test_size=1.5), r"test_size.*less than 1"),
-        (lambda p: p["train"]["optimizer"].update(name="adamw2"), r"optimizer.name.*'adam', 'sgd'"),
-        (lambda p: p["experiments"].update(x={"dataset": "nope", "model": "cnn"}), r"unknown dataset 'nope'"),
-        (lambda p: p["experiments"].update(x={"dataset": "iris", "model": "nope"}), r"unknown model 'nope'"),
-        (lambda p: p["models"]["cnn"].update(filterz=[1]), r"models.cnn.cnn.filterz: Extra inputs"),
-        (lambda p: p["train"].update(epochs="many"), r"train.epochs.*valid integer"),
+        (lambda p: p["train"]["keras"]["optimizer"].update(name="adamw2"), r"optimizer.name.*'adam', 'sgd'"),
+        (
+            lambda p: p["experiments"].update(x={"dataset": "nope", "backend": "keras", "model": "cnn"}),
+            r"unknown dataset 'nope'",
+        ),
+        (
+            lambda p: p["experiments"].update(x={"dataset": "iris", "backend": "keras", "model": "nope"}),
+            r"unknown keras model 'nope'",
+        ),
+        (
+            lambda p: p["models"]["keras"]["cnn"].update(filterz=[1]),
+            r"models.keras.cnn.cnn.filterz: Extra inputs",
+        ),
+        (lambda p: p["train"]["keras"].update(epochs="many"), r"train.keras.epochs.*valid integer"),
+        (lambda p: p["experiments"]["digits-svc"].update(train={"epochs": 3}), r"only Keras experiments"),
+        (lambda p: p["experiments"]["digits-svc"].update(backend="torch"), r"backend.*'keras' or 'sklearn'"),
+        (lambda p: p["experiments"]["digits-cnn"].update(backend="sklearn"), r"unknown sklearn model 'cnn'"),
     ],
-    ids=["source", "epochs", "dropout", "test-share", "optimizer", "dataset", "model", "unknown-key", "type"],
+    ids=[
+        "source",
+        "epochs",
+        "dropout",
+        "test-share",
+        "optimizer",
+        "dataset",
+        "model",
+        "unknown-key",
+        "type",
+        "sklearn-overrides",
+        "backend",
+        "wrong-backend",
+    ],
 )
 def test_bad_params_are_named(tmp_path, edit, message):
     with pytest.raises(PipelineError, match=message):
@@ -53,7 +84,7 @@ def test_experiment_overrides_only_the_given_train_keys():
     params = config.load(ROOT / "params.yaml")
     resolved = config.experiment(params, "iris-dnn")
     assert resolved.train.epochs == 300
-    assert resolved.train.optimizer == params.train.optimizer
+    assert resolved.train.optimizer == params.train.keras.optimizer
 
 
 def test_unknown_names_list_the_known_ones():

@@ -1,0 +1,127 @@
+"""Keras 3 functional builders: shapes positional, hyperparameters keyword-only, uncompiled models out.
+
+`n_classes` set means a softmax head over the classes; `None` means one linear unit (regression or
+forecast). The head is float32 even under a mixed_float16 policy, so losses stay numerically stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import keras
+from keras import layers
+
+
+def _head(features: keras.KerasTensor, n_classes: int | None) -> keras.KerasTensor:
+    if n_classes is None:
+        return layers.Dense(1, dtype="float32", name="output")(features)
+    return layers.Dense(n_classes, activation="softmax", dtype="float32", name="output")(features)
+
+
+def _dense_block(
+    x: keras.KerasTensor,
+    units: int,
+    *,
+    activation: str,
+    batch_norm: bool,
+    dropout_rate: float,
+    regularizer: keras.regularizers.Regularizer | None = None,
+) -> keras.KerasTensor:
+    x = layers.Dense(units, use_bias=not batch_norm, kernel_regularizer=regularizer)(x)
+    if batch_norm:
+        x = layers.BatchNormalization()(x)
+    x = layers.Activation(activation)(x)
+    if dropout_rate:
+        x = layers.Dropout(dropout_rate)(x)
+    return x
+
+
+def build_dnn(
+    input_shape: tuple[int, ...],
+    n_classes: int | None,
+    *,
+    hidden_units: Sequence[int] = (128,),
+    activation: str = "relu",
+    dropout_rate: float = 0.0,
+    batch_norm: bool = False,
+    l1: float = 0.0,
+    l2: float = 0.0,
+) -> keras.Model:
+    """Flatten -> dense blocks (Dense, optional BatchNorm, activation, dropout) -> head."""
+    regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if l1 or l2 else None
+    inputs = keras.Input(shape=input_shape, name="x")
+    x = layers.Flatten()(inputs)
+    for units in hidden_units:
+        x = _dense_block(
+            x,
+            units,
+            activation=activation,
+            batch_norm=batch_norm,
+            dropout_rate=dropout_rate,
+            regularizer=regularizer,
+        )
+    return keras.Model(inputs, _head(x, n_classes), name="dnn")
+
+
+def build_cnn(
+    input_shape: tuple[int, ...],
+    n_classes: int | None,
+    *,
+    filters: Sequence[int] = (32, 64),
+    kernel_size: int = 3,
+    pool_size: int = 2,
+    batch_norm: bool = False,
+    dropout_rate: float = 0.0,
+    dense_units: Sequence[int] = (128,),
+) -> keras.Model:
+    """Conv blocks (Conv2D, optional BatchNorm, ReLU, MaxPooling, dropout) -> flatten -> dense head."""
+    if len(input_shape) != 3:
+        raise ValueError(f"build_cnn needs an image input shape (H, W, C), got {input_shape}")
+    inputs = keras.Input(shape=input_shape, name="x")
+    x = inputs
+    for n_filters in filters:
+        x = layers.Conv2D(n_filters, kernel_size, padding="same", use_bias=not batch_norm)(x)
+        if batch_norm:
+            x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        # "same" pooling never shrinks a side below 1, so small images take any number of blocks
+        x = layers.MaxPooling2D(pool_size, padding="same")(x)
+        if dropout_rate:
+            x = layers.Dropout(dropout_rate)(x)
+    x = layers.Flatten()(x)
+    for units in dense_units:
+        x = _dense_block(x, units, activation="relu", batch_norm=batch_norm, dropout_rate=dropout_rate)
+    return keras.Model(inputs, _head(x, n_classes), name="cnn")
+
+
+def build_lstm(
+    input_shape: tuple[int, ...],
+    n_classes: int | None,
+    *,
+    units: Sequence[int] = (64,),
+    bidirectional: bool = False,
+    dropout_rate: float = 0.0,
+) -> keras.Model:
+    """Stacked (optionally bidirectional) LSTMs -> head; an image (H, W, C) is read as H steps of W*C."""
+    if len(input_shape) not in (2, 3):
+        raise ValueError(
+            f"build_lstm needs a sequence (steps, features) or image (H, W, C) input shape, got {input_shape}"
+        )
+    inputs = keras.Input(shape=input_shape, name="x")
+    x = inputs
+    if len(input_shape) == 3:
+        height, width, channels = input_shape
+        x = layers.Reshape((height, width * channels))(x)
+    for i, n_units in enumerate(units):
+        lstm = layers.LSTM(n_units, return_sequences=i < len(units) - 1)
+        x = layers.Bidirectional(lstm)(x) if bidirectional else lstm(x)
+        if dropout_rate:
+            x = layers.Dropout(dropout_rate)(x)
+    return keras.Model(inputs, _head(x, n_classes), name="lstm")
+
+
+BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "dnn": build_dnn,
+    "cnn": build_cnn,
+    "lstm": build_lstm,
+}

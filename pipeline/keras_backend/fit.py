@@ -1,0 +1,193 @@
+"""Fit a Keras experiment through tf.data, with callbacks for early stopping, LR control and resuming.
+
+With `backup_dir` a run killed mid-training restarts from its last completed epoch, keeping the
+history of the epochs already done.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline import io, models
+from pipeline.config import Experiment, Train
+from pipeline.datasets.processed import ProcessedData, Split
+from pipeline.training import FitResult
+
+logger = logging.getLogger(__name__)
+
+HISTORY_FILE = "history.json"
+
+
+def fit_keras(
+    experiment: Experiment, data: ProcessedData, *, backup_dir: Path | None, callbacks: Sequence[Any]
+) -> FitResult:
+    import keras
+    import tensorflow as tf
+
+    from pipeline.keras_backend import device
+
+    train, seed, schema = experiment.train, experiment.seed, data.schema
+    keras.utils.set_random_seed(seed)
+    if train.deterministic:
+        tf.config.experimental.enable_op_determinism()  # stays on for the process: TF cannot undo it
+    info = device.configure(train.device)
+    steps_per_epoch = math.ceil(len(data.train.x) / train.batch_size)
+    classification = schema.task == "classification"
+    with info.strategy.scope():
+        model = models.build(experiment.model, schema, seed, name=experiment.model_name)
+        model.compile(
+            optimizer=_optimizer(train, total_steps=steps_per_epoch * train.epochs),
+            loss="sparse_categorical_crossentropy" if classification else "mse",
+            metrics=(
+                ["accuracy"]
+                if classification
+                else [
+                    keras.metrics.RootMeanSquaredError(name="rmse"),
+                    keras.metrics.MeanAbsoluteError(name="mae"),
+                ]
+            ),
+            jit_compile=info.jit_compile,
+        )
+    history = _History(model, train.epochs, backup_dir / HISTORY_FILE if backup_dir else None)
+    start = time.perf_counter()
+    model.fit(
+        _dataset(data.train, train, seed=seed, shuffle=True),
+        validation_data=_dataset(data.val, train, seed=seed, shuffle=False),
+        epochs=train.epochs,
+        callbacks=[history.callback(), *_callbacks(train, backup_dir), *callbacks],
+        shuffle=False,  # the tf.data pipeline shuffles, with the seed
+        verbose=0,
+    )
+    fit_seconds = time.perf_counter() - start
+    if backup_dir is not None:
+        shutil.rmtree(backup_dir, ignore_errors=True)  # finished: nothing left to resume
+    return FitResult(
+        model=model,
+        history=history.entries,
+        hyperparameters={
+            "model": experiment.model.model_dump(mode="json"),
+            "train": train.model_dump(mode="json"),
+            "seed": seed,
+        },
+        device=info.description,
+        fit_seconds=fit_seconds,
+        resumed_from_epoch=history.resumed_from_epoch or 0,
+    )
+
+
+def _dataset(split: Split, train: Train, *, seed: int, shuffle: bool) -> Any:
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y)).cache()
+    if shuffle:  # after cache, so every epoch gets a new (seeded) order
+        dataset = dataset.shuffle(min(train.shuffle_buffer, len(split.x)), seed=seed)
+    return dataset.batch(train.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _optimizer(train: Train, *, total_steps: int) -> Any:
+    import keras
+
+    settings = train.optimizer
+    learning_rate: Any = settings.learning_rate
+    if train.schedule.name == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(settings.learning_rate, total_steps)
+    if settings.name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=settings.momentum)
+    if settings.name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate, momentum=settings.momentum)
+    optimizers = {
+        "adam": keras.optimizers.Adam,
+        "adagrad": keras.optimizers.Adagrad,
+        "adadelta": keras.optimizers.Adadelta,
+    }
+    return optimizers[settings.name](learning_rate)
+
+
+def _callbacks(train: Train, backup_dir: Path | None) -> list[Any]:
+    import keras
+
+    callbacks: list[Any] = []
+    if backup_dir is not None:
+        # its own sub-directory: BackupAndRestore must not share a directory with other files
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir / "keras"), double_checkpoint=True))
+    if train.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(patience=train.early_stopping_patience, restore_best_weights=True)
+        )
+    schedule = train.schedule
+    if schedule.name == "constant" and train.reduce_lr_patience:
+        # only with a constant rate: ReduceLROnPlateau cannot change a schedule object's rate
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(patience=train.reduce_lr_patience))
+    if schedule.name == "step":
+        initial = train.optimizer.learning_rate
+
+        def step_decay(epoch: int, _lr: float) -> float:
+            # from the initial rate, not the current one, so a resumed run gets the same rates
+            return initial * schedule.step_factor ** (epoch // schedule.step_epochs)
+
+        callbacks.append(keras.callbacks.LearningRateScheduler(step_decay))
+    return callbacks
+
+
+def _history_entry(epoch: int, logs: dict[str, Any], lr: float) -> dict[str, Any]:
+    """One flat row per epoch (a CSV row for `dvc plots`, a batch of MLflow metrics)."""
+    metrics = {k: float(v) for k, v in logs.items() if k not in ("loss", "val_loss", "learning_rate")}
+    return {
+        "epoch": epoch,
+        "loss": float(logs["loss"]),
+        "val_loss": float(logs["val_loss"]) if "val_loss" in logs else None,
+        **metrics,
+        "lr": lr,
+    }
+
+
+class _History:
+    """Per-epoch history, logged and persisted beside the backup so a resumed run keeps it."""
+
+    def __init__(self, model: Any, epochs: int, path: Path | None) -> None:
+        self.model = model
+        self.epochs = epochs
+        self.path = path
+        self.entries: list[dict[str, Any]] = []
+        self.resumed_from_epoch: int | None = None
+
+    def callback(self) -> Any:
+        import keras
+
+        return keras.callbacks.LambdaCallback(
+            on_train_begin=self._train_begin,
+            on_epoch_begin=self._epoch_begin,
+            on_epoch_end=self._epoch_end,
+            on_train_end=self._train_end,
+        )
+
+    def _train_begin(self, logs: dict[str, Any] | None) -> None:
+        self.entries = io.read_json(self.path) if self.path and self.path.exists() else []
+
+    def _epoch_begin(self, epoch: int, logs: dict[str, Any] | None) -> None:
+        if self.resumed_from_epoch is None:  # BackupAndRestore has set the first epoch by now
+            self.resumed_from_epoch = epoch
+            self.entries = [entry for entry in self.entries if entry["epoch"] <= epoch]
+            if epoch:
+                logger.info("resuming from the backup after epoch %d", epoch)
+
+    def _epoch_end(self, epoch: int, logs: dict[str, Any] | None) -> None:
+        import keras
+
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        entry = _history_entry(epoch + 1, logs or {}, lr)
+        self.entries.append(entry)
+        if self.path is not None:  # runs before BackupAndRestore saves, so never behind the backup
+            io.write_json(self.path, self.entries)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in entry.items() if k != "epoch" and v is not None)
+        logger.info("epoch %d/%d: %s", epoch + 1, self.epochs, shown)
+
+    def _train_end(self, logs: dict[str, Any] | None) -> None:
+        if self.resumed_from_epoch is None:  # the backup was already at the last epoch
+            self.resumed_from_epoch = self.epochs

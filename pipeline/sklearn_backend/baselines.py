@@ -1,0 +1,110 @@
+"""scikit-learn baselines by registry name, each built as an unfitted `flatten -> estimator` Pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeCV
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import SVC
+
+from pipeline.errors import PipelineError
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """An estimator class, the task it serves and defaults that `hyperparameters` may override."""
+
+    estimator: type[BaseEstimator]
+    task: Literal["classification", "regression"]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+ESTIMATORS: dict[str, Baseline] = {
+    "logistic_regression": Baseline(LogisticRegression, "classification", {"max_iter": 1000}),
+    "random_forest": Baseline(RandomForestClassifier, "classification"),
+    "svc": Baseline(SVC, "classification"),
+    "knn": Baseline(KNeighborsClassifier, "classification"),
+    "hist_gradient_boosting": Baseline(HistGradientBoostingClassifier, "classification"),
+    "extra_trees": Baseline(ExtraTreesClassifier, "classification"),
+    "mlp": Baseline(MLPClassifier, "classification", {"max_iter": 500}),
+    "ridge": Baseline(Ridge, "regression"),
+    "ridge_cv": Baseline(RidgeCV, "regression"),
+    "linear_regression": Baseline(LinearRegression, "regression"),
+    "random_forest_regressor": Baseline(RandomForestRegressor, "regression"),
+    "extra_trees_regressor": Baseline(ExtraTreesRegressor, "regression"),
+    "hist_gradient_boosting_regressor": Baseline(HistGradientBoostingRegressor, "regression"),
+    "knn_regressor": Baseline(KNeighborsRegressor, "regression"),
+}
+
+
+# n_jobs has had no effect on LogisticRegression since scikit-learn 1.8 (and warns): never set it there
+IGNORES_N_JOBS = (LogisticRegression,)
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """(n, ...) -> (n, features), so one estimator serves tabular, image and sequence layouts."""
+    return np.asarray(x).reshape(len(x), -1)
+
+
+def lookup(name: str) -> Baseline:
+    """The registry entry for `name`, or a PipelineError listing the valid names."""
+    if name not in ESTIMATORS:
+        raise PipelineError(
+            f"unknown scikit-learn estimator {name!r}: use one of {', '.join(sorted(ESTIMATORS))}"
+        )
+    return ESTIMATORS[name]
+
+
+def make_estimator(
+    name: str,
+    estimator: type[BaseEstimator],
+    hyperparameters: Mapping[str, Any],
+    seed: int,
+    n_jobs: int | None = None,
+) -> BaseEstimator:
+    """`estimator(**hyperparameters)` with `random_state=seed` where it takes one; names checked first.
+
+    `n_jobs` (None: the estimator's default) applies where the estimator takes it and
+    `hyperparameters` do not set it.
+    """
+    instance = estimator()
+    valid = instance.get_params(deep=False)
+    for key in hyperparameters:
+        if key == "random_state":
+            raise PipelineError(
+                f"estimator {name!r}: remove `random_state` from hyperparameters; it is set from `seed`"
+            )
+        if key not in valid:
+            raise PipelineError(
+                f"estimator {name!r} has no hyperparameter {key!r}: use one of {', '.join(sorted(valid))}"
+            )
+    settings = dict(hyperparameters)
+    if "random_state" in valid:
+        settings["random_state"] = seed
+    if n_jobs is not None and "n_jobs" in valid and not issubclass(estimator, IGNORES_N_JOBS):
+        settings.setdefault("n_jobs", n_jobs)
+    return instance.set_params(**settings)
+
+
+def build(name: str, hyperparameters: Mapping[str, Any], *, seed: int, n_jobs: int | None = None) -> Pipeline:
+    """An unfitted `flatten -> estimator` Pipeline for the registry entry `name`."""
+    baseline = lookup(name)
+    settings = {**baseline.defaults, **hyperparameters}
+    estimator = make_estimator(name, baseline.estimator, settings, seed, n_jobs)
+    return Pipeline([("flatten", FunctionTransformer(flatten)), ("estimator", estimator)])

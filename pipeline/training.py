@@ -1,0 +1,53 @@
+"""Fit one experiment's model on processed data: scikit-learn directly, Keras through tf.data.
+
+Keras runs can resume: with `backup_dir` (see `backup_dir_for`), a run killed mid-training restarts
+from its last completed epoch, with the history of the epochs already done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline import models
+from pipeline.config import Experiment
+from pipeline.datasets.processed import ProcessedData
+
+
+@dataclass
+class FitResult:
+    model: Any  # fitted sklearn Pipeline or keras.Model
+    history: list[dict[str, Any]]  # one dict per epoch: epoch, loss, val_loss, metrics, lr
+    hyperparameters: dict[str, Any]
+    device: dict[str, Any]
+    fit_seconds: float
+    resumed_from_epoch: int = 0
+
+
+def backup_dir_for(root: Path, experiment: Experiment, data_hash: str) -> Path:
+    """root/<experiment>/<fingerprint of its config and data>: a changed config never resumes stale state."""
+    config = experiment.model_dump(mode="json", exclude={"mlflow", "n_jobs"})  # neither changes the model
+    document = json.dumps({"config": config, "data": data_hash}, sort_keys=True)
+    return Path(root) / experiment.name / hashlib.sha256(document.encode()).hexdigest()[:16]
+
+
+def fit(
+    experiment: Experiment,
+    data: ProcessedData,
+    *,
+    backup_dir: Path | None = None,
+    callbacks: Sequence[Any] = (),
+) -> FitResult:
+    """Build and fit the experiment's model on data.train (Keras validates on data.val)."""
+    models.check_compatible(experiment.model, data.schema, name=experiment.model_name)
+    if experiment.backend == "keras":
+        from pipeline.keras_backend.fit import fit_keras
+
+        return fit_keras(experiment, data, backup_dir=backup_dir, callbacks=callbacks)
+    from pipeline.sklearn_backend.fit import fit_sklearn
+
+    return fit_sklearn(experiment, data)

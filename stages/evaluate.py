@@ -1,0 +1,43 @@
+"""DVC stage `evaluate@<experiment>`: score the trained model on train / val / test.
+
+Writes results/<experiment>/metrics.json (for `dvc metrics` / `dvc exp show`), figures and tables
+under results/<experiment>/plots/, and adds everything to the MLflow run `train` opened.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from pipeline import assessment, io, models, tracking
+from pipeline.datasets import processed
+from stages import cli
+
+
+def read_history(path: Path) -> list[dict]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def main(argv: list[str] | None = None) -> None:
+    experiment = cli.load_experiment(__doc__, argv)
+    results, model_dir = cli.results_dir(experiment.name), cli.model_dir(experiment.name)
+    data = processed.load(cli.processed_dir(experiment.dataset))
+    model = models.load(model_dir)
+    previous_run = io.read_json(results / "run.json").get("run_id")
+
+    with tracking.run(experiment, stage=f"evaluate@{experiment.name}", run_id=previous_run) as run:
+        with io.atomic_dir(results / "plots") as figures_dir:
+            metrics, details = assessment.assess(
+                model, data, figures_dir=figures_dir, history=read_history(results / "history.csv")
+            )
+        metrics["inference"] = assessment.inference_stats(model, data, model_dir)
+        io.write_json(results / "metrics.json", metrics)
+        run.log_metrics(metrics)
+        run.log_artifacts([results / "plots"], artifact_path="evaluation")
+        run.log_dict(details, "evaluation/details.json")
+    io.write_json(results / "details.json", {**details, "tracking": run.record()})
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,39 @@
+"""DVC stage `report`: the leaderboard across all experiments (reports/leaderboard.md and .png)."""
+
+from __future__ import annotations
+
+from pipeline import config, io, report
+from stages import cli
+
+
+def result_entry(name: str) -> report.ResultEntry:
+    """What `train` and `evaluate` wrote for one experiment, as a leaderboard entry."""
+    results = cli.results_dir(name)
+    trained = io.read_json(results / "train.json")
+    tracked = io.read_json(results / "run.json")
+    is_completion = trained["family"] == "face_completion"
+    return report.ResultEntry(
+        experiment=name,
+        # face completion predicts pixels, not classes: it gets a table of its own
+        dataset=f"{trained['dataset']} (face completion)" if is_completion else trained["dataset"],
+        model=trained["model"],
+        family=trained["family"],
+        task="regression" if is_completion else trained["task"],
+        metrics=io.read_json(results / "metrics.json")["test"],
+        train_seconds=trained["fit_seconds"],
+        run_id=tracked.get("run_id"),
+        run_url=tracked.get("url"),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = cli.parser(__doc__)
+    args = parser.parse_args(argv)
+    params = config.load(args.params)
+    rows = report.leaderboard_rows(result_entry(name) for name in params.experiments)
+    io.write_text(cli.REPORTS_DIR / "leaderboard.md", report.render_markdown(rows))
+    report.plot_leaderboard(cli.REPORTS_DIR / "leaderboard.png", rows)
+
+
+if __name__ == "__main__":
+    cli.run(main)

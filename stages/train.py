@@ -1,0 +1,67 @@
+"""DVC stage `train@<experiment>`: fit one experiment's model into models/<experiment>/.
+
+Opens the experiment's MLflow run (its id goes to results/<experiment>/run.json for `evaluate`),
+logs params, per-epoch history, the data set and the model. A killed Keras run resumes from its
+last completed epoch on the next `dvc repro`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as text_io
+
+from pipeline import config, io, models, tracking, training
+from pipeline.datasets import processed
+from stages import cli
+
+
+def history_csv(rows: list[dict]) -> str:
+    """Per-epoch history as CSV for `dvc plots` (a header only for models fitted in one go)."""
+    columns = list(dict.fromkeys(key for row in rows for key in row)) or ["epoch"]
+    buffer = text_io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def main(argv: list[str] | None = None) -> None:
+    experiment = cli.load_experiment(__doc__, argv)
+    data_dir = cli.processed_dir(experiment.dataset)
+    schema, _ = processed.load_schema(data_dir)
+    models.check_compatible(experiment.model, schema, name=experiment.model_name)  # before any heavy work
+    data = processed.load(data_dir)
+    data_hash = processed.data_hash(data_dir)
+    results = cli.results_dir(experiment.name)
+
+    with tracking.run(experiment, stage=f"train@{experiment.name}") as run:
+        backup = training.backup_dir_for(cli.CHECKPOINTS_DIR, experiment, data_hash)
+        result = training.fit(experiment, data, backup_dir=backup)
+        models.save(result.model, cli.model_dir(experiment.name), result.hyperparameters)
+        summary = {
+            "experiment": experiment.name,
+            "dataset": experiment.dataset,
+            "model": experiment.model_name,
+            "family": experiment.model.family,
+            "task": schema.task,
+            "data_hash": data_hash,
+            "fit_seconds": result.fit_seconds,
+            "epochs_run": len(result.history),
+            "resumed_from_epoch": result.resumed_from_epoch,
+            "device": result.device,
+        }
+        io.write_text(results / "history.csv", history_csv(result.history))
+        io.write_json(results / "train.json", summary)
+        run.log_params(
+            {"experiment": experiment.name, "dataset": experiment.dataset, **result.hyperparameters}
+        )
+        run.log_dataset(experiment.dataset, data_hash, source=str(data_dir), schema=schema.__dict__)
+        run.log_history(result.history)
+        run.log_metrics({"fit_seconds": result.fit_seconds})
+        flavor = "keras" if experiment.model.family in config.KERAS_FAMILIES else "sklearn"
+        run.log_model(result.model, flavor=flavor, input_example=data.train.x[:5])
+    io.write_json(results / "run.json", run.record())
+
+
+if __name__ == "__main__":
+    cli.run(main)

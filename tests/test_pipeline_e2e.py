@@ -1,0 +1,90 @@
+"""End to end: `dvc repro` of a shrunken copy of the real pipeline, then what DVC re-runs after edits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import io
+from tests.conftest import make_project, run
+
+pytestmark = pytest.mark.e2e
+
+EXPERIMENTS = ("iris-logreg", "iris-dnn", "sunspots-ridge", "sunspots-lstm")
+
+
+def shrink(params: dict) -> None:
+    """Two data sets, one experiment per backend on each, two epochs: the real config, made small."""
+    params["datasets"] = {name: params["datasets"][name] for name in ("iris", "sunspots")}
+    params["experiments"] = {
+        "iris-logreg": {"dataset": "iris", "backend": "sklearn", "model": "logreg"},
+        "iris-dnn": {"dataset": "iris", "backend": "keras", "model": "iris_dnn"},
+        "sunspots-ridge": {"dataset": "sunspots", "backend": "sklearn", "model": "ridge"},
+        "sunspots-lstm": {"dataset": "sunspots", "backend": "keras", "model": "lstm_forecaster"},
+    }
+    params["models"] = {
+        "sklearn": {name: params["models"]["sklearn"][name] for name in ("logreg", "ridge")},
+        "keras": {name: params["models"]["keras"][name] for name in ("iris_dnn", "lstm_forecaster")},
+    }
+    params["train"]["keras"].update(epochs=2, batch_size=32)
+
+
+def stale_stages(project: Path) -> set[str]:
+    return set(json.loads(run(["dvc", "status", "--json"], project).stdout))
+
+
+def edit_params(project: Path, edit) -> None:
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    edit(params)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A project copy on which `dvc repro` has run once."""
+    root = make_project(tmp_path_factory.mktemp("e2e") / "project", shrink)
+    run(["dvc", "repro"], root)
+    return root
+
+
+def test_first_repro_writes_every_output(project):
+    for name in EXPERIMENTS:
+        metrics = io.read_json(project / "results" / name / "metrics.json")
+        assert set(metrics) >= {"train", "val", "test", "inference"}
+        assert io.read_json(project / "results" / name / "run.json")["status"] == "logged"
+    assert "iris" in (project / "reports" / "leaderboard.md").read_text()
+
+
+def test_second_repro_executes_nothing(project):
+    result = run(["dvc", "repro"], project)
+    assert "Running stage" not in result.stdout
+    assert stale_stages(project) == set()
+
+
+def test_editing_a_keras_model_marks_only_its_experiments(project):
+    edit_params(project, lambda p: p["models"]["keras"]["iris_dnn"].update(hidden_units=[8, 8]))
+    assert stale_stages(project) == {"train@iris-dnn"}  # `dvc status` names the stages whose own deps changed
+    run(["git", "checkout", "params.yaml"], project)
+
+
+def test_editing_one_dataset_marks_only_its_chain(project):
+    edit_params(project, lambda p: p["datasets"]["sunspots"].update(window=6))
+    assert stale_stages(project) == {"download@sunspots", "preprocess@sunspots"}
+    run(["git", "checkout", "params.yaml"], project)
+
+
+def test_editing_keras_code_never_reruns_sklearn_stages(project):
+    builders = project / "pipeline" / "keras_backend" / "builders.py"
+    original = builders.read_text()
+    builders.write_text(original + "\n# a change\n")
+    try:
+        stale = stale_stages(project)
+    finally:
+        builders.write_text(original)
+    assert stale == {
+        f"{stage}@{name}" for stage in ("train", "evaluate") for name in ("iris-dnn", "sunspots-lstm")
+    }
