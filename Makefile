@@ -30,10 +30,10 @@ fashion: setup  ## the Fashion-MNIST experiments (Debian's dataset-fashion-mnist
 	dvc repro fashion/dvc.yaml
 
 test: setup  ## the whole test suite, end-to-end runs included
-	pytest -n auto
+	pytest -n auto --dist loadfile
 
 test-fast: setup  ## unit tests only
-	pytest -n auto -m "not e2e"
+	pytest -n auto --dist loadfile -m "not e2e"
 
 lint: setup
 	ruff check pipeline stages tests bench

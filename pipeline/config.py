@@ -249,8 +249,9 @@ class Mlflow(Section):
 
 
 class Promote(Section):
-    metric: str = "accuracy"
-    greater_is_better: bool = True
+    """Champion / challenger per dataset: the test metric each task is judged on, and the margin to beat."""
+
+    metrics: dict[Task, str] = {"classification": "accuracy", "regression": "rmse", "forecast": "rmse"}
     margin: Annotated[float, Field(ge=0)] = 0.0
 
 

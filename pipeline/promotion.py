@@ -10,6 +10,13 @@ from typing import Any
 
 from pipeline.errors import PipelineError
 
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "persistence_rmse"})
+
+
+def greater_is_better(metric: str) -> bool:
+    """The direction of a test metric: errors and losses are better lower, scores higher."""
+    return metric not in LOWER_IS_BETTER
+
 
 @dataclass(frozen=True)
 class Decision:

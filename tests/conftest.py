@@ -21,7 +21,15 @@ from pipeline.datasets import idx
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ("pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "fashion")
+PROJECT_FILES = (
+    "pipeline",
+    "stages",
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    ".gitignore",
+    "pyproject.toml",
+)
 
 
 TINY_SHAPES = {"image": (8, 8, 1), "tabular": (6,), "sequence": (5, 3)}

@@ -57,6 +57,8 @@ def test_first_repro_writes_every_output(project):
         assert set(metrics) >= {"train", "val", "test", "inference"}
         assert io.read_json(project / "results" / name / "run.json")["status"] == "logged"
     assert "iris" in (project / "reports" / "leaderboard.md").read_text()
+    promotion = io.read_json(project / "reports" / "promotion.json")
+    assert promotion["iris"]["promoted"] and promotion["sunspots"]["experiment"] in EXPERIMENTS
 
 
 def test_second_repro_executes_nothing(project):
@@ -88,3 +90,45 @@ def test_editing_keras_code_never_reruns_sklearn_stages(project):
     assert stale == {
         f"{stage}@{name}" for stage in ("train", "evaluate") for name in ("iris-dnn", "sunspots-lstm")
     }
+
+
+def mlflow_runs(project: Path) -> list:
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(experiments, max_results=1000)
+
+
+def test_queued_sweep_logs_complete_runs_into_the_workspace_store(project):
+    """Two queued experiments, two workers, starting from no tracking store at all."""
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline"], project)
+    for stale in project.glob("mlflow.db*"):
+        stale.unlink()
+    for c in ("0.5", "2.0"):
+        run(["dvc", "exp", "run", "--queue", "-S", f"models.sklearn.logreg.hyperparameters.C={c}"], project)
+    run(["dvc", "queue", "start", "-j", "2"], project)  # returns at once; wait for both below
+    names = wait_for_experiments(project, 2)
+    runs = [r for r in mlflow_runs(project) if r.data.tags.get("dvc.exp_name") in names]
+    assert sorted(r.data.tags["dvc.exp_name"] for r in runs) == sorted(names)  # one run each, none lost
+    for logged in runs:
+        assert logged.info.run_name == "iris-logreg"
+        assert "test_accuracy" in logged.data.metrics  # evaluate added to the run train opened
+        assert logged.data.params["model.hyperparameters.C"] in ("0.5", "2.0")
+
+
+def wait_for_experiments(project: Path, n: int, timeout: float = 600) -> list[str]:
+    """Names of the first `n` finished queued experiments (fails on a failed one or a timeout)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        table = run(["dvc", "queue", "status"], project).stdout
+        rows = [line.split() for line in table.splitlines()[1:] if line.strip()]
+        assert not [row for row in rows if row[-1] == "Failed"], table
+        done = [row[1] for row in rows if row[-1] == "Success"]
+        if len(done) >= n:
+            return done
+        time.sleep(3)
+    raise AssertionError(f"queued experiments did not finish in {timeout} s")
