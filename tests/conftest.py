@@ -6,14 +6,18 @@ import gzip
 import http.server
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 import yaml
 
 from pipeline import io
@@ -154,3 +158,61 @@ def make_project(destination: Path, edit_params=None) -> Path:
     run(["git", "add", "-A"], destination)
     run(["git", "commit", "-q", "-m", "project copy"], destination)
     return destination
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    directory = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    log = (directory / "server.log").open("w")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{directory / 'mlflow.db'}",
+            "--default-artifact-root",
+            (directory / "artifacts").as_uri(),
+        ],  # fmt: skip
+        cwd=directory,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: we stop it and its workers by its id
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"mlflow server exited:\n{(directory / 'server.log').read_text()[-3000:]}")
+            try:
+                if requests.get(f"{uri}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow server not healthy in 60 s:\n{(directory / 'server.log').read_text()}")
+            time.sleep(0.25)
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()

@@ -6,18 +6,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -27,9 +24,9 @@ from pipeline import tracking
 from pipeline.config import Experiment, Mlflow, Train
 from pipeline.errors import PipelineError
 from pipeline.sklearn_backend.baselines import flatten
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-MLFLOW_CLI = Path(sys.executable).parent / "mlflow"
 
 
 def make_experiment(
@@ -56,12 +53,6 @@ def make_experiment(
 def toy_data() -> tuple[np.ndarray, np.ndarray]:
     x, y = make_classification(n_samples=64, n_features=8, random_state=0)
     return x.reshape(64, 4, 2).astype(np.float32), y.astype(np.int64)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def client_for(uri: str):
@@ -272,58 +263,6 @@ def test_a_server_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) 
 
 
 # --- (4) a live `mlflow server` ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
-    log = (directory / "server.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(MLFLOW_CLI),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{directory / 'mlflow.db'}",
-            "--default-artifact-root",
-            (directory / "artifacts").as_uri(),
-        ],  # fmt: skip
-        cwd=directory,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: we stop it and its workers by its id
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"mlflow server exited:\n{(directory / 'server.log').read_text()[-3000:]}")
-            try:
-                if requests.get(f"{uri}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not healthy in 60 s:\n{(directory / 'server.log').read_text()}")
-            time.sleep(0.25)
-        yield uri
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 def test_keras_run_over_http(mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
