@@ -255,6 +255,24 @@ class Promote(Section):
     margin: Annotated[float, Field(ge=0)] = 0.0
 
 
+class Gate(Section):
+    """How much worse than its baseline a test metric may get before `make retrain` refuses to push.
+
+    `tolerance` is in the metric's own units, `relative_tolerance` a fraction of the baseline value
+    (for errors whose scale depends on the data set); metrics listed in neither are not gated.
+    """
+
+    tolerance: dict[str, Annotated[float, Field(ge=0)]] = {}
+    relative_tolerance: dict[str, Annotated[float, Field(ge=0)]] = {}
+
+    @model_validator(mode="after")
+    def _one_tolerance_per_metric(self) -> Gate:
+        both = sorted(set(self.tolerance) & set(self.relative_tolerance))
+        if both:
+            raise ValueError(f"{', '.join(both)}: give either tolerance or relative_tolerance, not both")
+        return self
+
+
 class Params(Section):
     seed: Annotated[int, Field(ge=0)] = 42
     datasets: dict[str, DatasetConfig]
@@ -263,6 +281,7 @@ class Params(Section):
     train: TrainSettings = TrainSettings()
     mlflow: Mlflow = Mlflow()
     promote: Promote = Promote()
+    gate: Gate = Gate()
 
     @model_validator(mode="after")
     def _experiments_name_known_parts(self) -> Params:
@@ -290,6 +309,7 @@ class Experiment(Section):
     seed: int
     dataset: str
     backend: Backend = "keras"
+    dataset_config: DatasetConfig
     model_name: str
     model: ModelConfig
     train: Train = Train()  # Keras settings (with the experiment's overrides)
@@ -340,6 +360,7 @@ def experiment(params: Params, name: str) -> Experiment:
         name=name,
         seed=params.seed,
         dataset=spec.dataset,
+        dataset_config=params.datasets[spec.dataset],
         backend=spec.backend,
         model_name=spec.model,
         model=getattr(params.models, spec.backend)[spec.model],

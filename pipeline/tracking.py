@@ -361,6 +361,17 @@ class Run:
 
         self._call("log_params", send)
 
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Tags known only once the stage has run (e.g. the device it trained on); one call."""
+
+        def send() -> None:
+            from mlflow.entities import RunTag
+
+            batch = [RunTag(_key(key), str(value)[:MAX_TAG_VALUE]) for key, value in tags.items()]
+            self._client.log_batch(self.run_id, tags=batch)
+
+        self._call("set_tags", send)
+
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Nested dicts flattened with `_` ({"test": {"accuracy": x}} -> test_accuracy), non-numbers
         skipped; one call."""

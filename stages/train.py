@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> None:
         }
         io.write_text(results / "history.csv", history_csv(result.history))
         io.write_json(results / "train.json", summary)
-        run.log_params(
-            {"experiment": experiment.name, "dataset": experiment.dataset, **result.hyperparameters}
-        )
+        dataset_params = {"name": experiment.dataset, **experiment.dataset_config.model_dump(mode="json")}
+        run.log_params({"experiment": experiment.name, "dataset": dataset_params, **result.hyperparameters})
+        run.set_tags({"device": result.device.get("device_type", "CPU"), "device.details": result.device})
         run.log_dataset(experiment.dataset, data_hash, source=str(data_dir), schema=schema.__dict__)
         run.log_history(result.history)
         run.log_metrics({"fit_seconds": result.fit_seconds})

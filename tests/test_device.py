@@ -34,7 +34,7 @@ tf.config.set_logical_device_configuration(
 
 from pipeline import training
 from pipeline.keras_backend import device
-from pipeline.config import Device, DnnModel, Experiment, Mlflow, Train
+from pipeline.config import Device, DnnModel, Experiment, Mlflow, SklearnSource, Train
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 
 rng = np.random.default_rng(0)
@@ -45,6 +45,7 @@ data = ProcessedData(schema, split(64), split(16), split(16))
 train = Train(epochs=1, batch_size=16, device=Device(strategy="mirrored"))
 experiment = Experiment(
     name="tiny", seed=0, dataset="tiny", model_name="dnn",
+    dataset_config=SklearnSource(source="sklearn", name="iris"),
     model=DnnModel(family="dnn", hidden_units=[8]), train=train, mlflow=Mlflow(),
 )
 result = training.fit(experiment, data)

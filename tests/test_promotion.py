@@ -95,6 +95,7 @@ def logged_run(name: str) -> str:
                 "name": name,
                 "seed": 0,
                 "dataset": "toy",
+                "dataset_config": {"source": "sklearn", "name": "iris"},
                 "backend": "sklearn",
                 "model_name": "logreg",
                 "model": {"family": "sklearn", "estimator": "logistic_regression"},

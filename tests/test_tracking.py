@@ -41,6 +41,7 @@ def make_experiment(
         "name": name,
         "seed": 0,
         "dataset": "toy",
+        "dataset_config": {"source": "sklearn", "name": "iris"},
         "backend": "sklearn" if family == "sklearn" else "keras",
         "model_name": name.split("-")[-1],
         "model": model,
@@ -175,6 +176,7 @@ WORKER = textwrap.dedent(
     index, n, barrier = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     fields = dict(
         name=f"toy-{index}", seed=0, dataset="toy", backend="sklearn", model_name="logreg",
+        dataset_config={"source": "sklearn", "name": "iris"},
         model={"family": "sklearn", "estimator": "logistic_regression"}, train=Train(),
         mlflow=Mlflow(experiment_prefix="race-", required=True),
     )

@@ -20,6 +20,7 @@ from pipeline.config import (
     Optimizer,
     Schedule,
     SklearnModel,
+    SklearnSource,
     Train,
 )
 from pipeline.errors import PipelineError
@@ -31,6 +32,7 @@ def make_experiment(model: ModelConfig, n_jobs: int = 1, **train: object) -> Exp
         name="tiny",
         seed=0,
         dataset="tiny",
+        dataset_config=SklearnSource(source="sklearn", name="iris"),
         backend="keras" if model.family in KERAS_FAMILIES else "sklearn",
         model_name="tiny_model",
         model=model,
