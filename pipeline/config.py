@@ -7,11 +7,12 @@ message naming the key, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import PipelineError
 
@@ -242,10 +243,21 @@ class ExperimentSpec(Section):
     train: TrainOverrides = TrainOverrides()  # Keras experiments only
 
 
+MLFLOW_REQUIRED_ENV = "PIPELINE_MLFLOW_REQUIRED"
+
+
 class Mlflow(Section):
+    """Where runs go. `required` is also switched on by PIPELINE_MLFLOW_REQUIRED=true (how CI
+    retrains demand tracking without editing params.yaml, so no stage looks changed to DVC)."""
+
     experiment_prefix: str = ""
-    required: bool = False
+    required: Annotated[bool, Field(validate_default=True)] = False
     timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+
+    @field_validator("required", mode="after")
+    @classmethod
+    def _required_by_environment(cls, value: bool) -> bool:
+        return value or os.environ.get(MLFLOW_REQUIRED_ENV, "").lower() in ("1", "true", "yes")
 
 
 class Promote(Section):

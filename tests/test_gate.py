@@ -1,0 +1,133 @@
+"""The retrain gate: regressions beyond tolerance fail, everything else passes, and the table says why."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pipeline import config, gate
+
+GATE = config.Gate(tolerance={"accuracy": 0.02}, relative_tolerance={"rmse": 0.05})
+
+
+def verdicts(result: gate.Result) -> dict[tuple[str, str], str]:
+    return {(check.experiment, check.metric): check.verdict for check in result.checks}
+
+
+@pytest.mark.parametrize(
+    ("baseline", "current", "verdict"),
+    [
+        (0.95, 0.90, gate.REGRESSED),  # 0.05 worse, 0.02 allowed
+        (0.95, 0.94, gate.WITHIN),
+        (0.95, 0.93, gate.WITHIN),  # exactly the tolerance (up to float noise) still passes
+        (0.95, 0.95, gate.SAME),
+        (0.90, 0.97, gate.BETTER),
+        (0.95, math.nan, gate.REGRESSED),
+        (math.nan, 0.5, gate.NEW),
+    ],
+)
+def test_higher_is_better_scores(baseline, current, verdict):
+    result = gate.compare({"e": {"accuracy": baseline}}, {"e": {"accuracy": current}}, GATE)
+    assert verdicts(result) == {("e", "accuracy"): verdict}
+    assert result.passed is (verdict not in gate.FAILING)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "current", "verdict"),
+    [
+        (20.0, 21.5, gate.REGRESSED),  # 7.5 % worse, 5 % allowed
+        (20.0, 20.9, gate.WITHIN),
+        (20.0, 18.0, gate.BETTER),  # lower is better for errors
+        (0.2, 0.2, gate.SAME),
+    ],
+)
+def test_lower_is_better_errors_with_a_relative_tolerance(baseline, current, verdict):
+    result = gate.compare({"e": {"rmse": baseline}}, {"e": {"rmse": current}}, GATE)
+    assert verdicts(result) == {("e", "rmse"): verdict}
+
+
+def test_relative_tolerance_scales_with_the_baseline():
+    (check,) = gate.compare({"e": {"rmse": 0.2}}, {"e": {"rmse": 0.205}}, GATE).checks
+    assert check.allowed == pytest.approx(0.01) and check.verdict == gate.WITHIN
+    (check,) = gate.compare({"e": {"rmse": 0.2}}, {"e": {"rmse": 0.3}}, GATE).checks
+    assert check.failed
+
+
+def test_new_experiments_and_new_metrics_pass():
+    result = gate.compare(
+        {"old": {"accuracy": 0.9}},
+        {"old": {"accuracy": 0.9, "rmse": 3.0}, "brand-new": {"accuracy": 0.1}},
+        GATE,
+    )
+    assert verdicts(result) == {
+        ("brand-new", "accuracy"): gate.NEW,
+        ("old", "accuracy"): gate.SAME,
+        ("old", "rmse"): gate.NEW,
+    }
+    assert result.passed
+
+
+def test_a_tracked_metric_that_disappeared_fails():
+    result = gate.compare({"e": {"accuracy": 0.9}}, {"e": {}}, GATE)
+    assert verdicts(result) == {("e", "accuracy"): gate.MISSING}
+    assert not result.passed
+
+
+def test_untracked_metrics_and_removed_experiments_are_not_compared():
+    result = gate.compare(
+        {"e": {"accuracy": 0.9, "n_samples": 30}, "removed": {"accuracy": 0.99}},
+        {"e": {"accuracy": 0.9, "n_samples": 10}},
+        GATE,
+    )
+    assert list(verdicts(result)) == [("e", "accuracy")]
+
+
+def test_one_regression_fails_the_whole_gate():
+    result = gate.compare(
+        {"a": {"accuracy": 0.9}, "b": {"accuracy": 0.9}},
+        {"a": {"accuracy": 0.99}, "b": {"accuracy": 0.5}},
+        GATE,
+    )
+    assert not result.passed
+    assert [(check.experiment, check.metric) for check in result.failures] == [("b", "accuracy")]
+
+
+def test_the_table_shows_every_compared_metric_and_names_the_regression():
+    result = gate.compare(
+        {"iris-logreg": {"accuracy": 0.9333}, "sunspots-ridge": {"rmse": 19.85}},
+        {"iris-logreg": {"accuracy": 0.3333}, "sunspots-ridge": {"rmse": 19.0}, "new-one": {"rmse": 1.0}},
+        GATE,
+    )
+    table = gate.render(result)
+    lines = table.splitlines()
+    assert lines[0] == "| experiment | metric | better | baseline | current | change | tolerance | verdict |"
+    assert "| iris-logreg | accuracy | higher | 0.9333 | 0.3333 | -0.6 | 0.02 | **REGRESSED** |" in lines
+    assert "| sunspots-ridge | rmse | lower | 19.85 | 19 | -0.85 | 0.05 x baseline | better |" in lines
+    assert "| new-one | rmse | lower | - | 1 | - | 0.05 x baseline | new |" in lines
+    assert lines[-1] == (
+        "gate FAILED: 1 of 3 tracked metric(s) got worse than their tolerance: iris-logreg accuracy"
+    )
+
+
+def test_the_summary_of_a_pass():
+    result = gate.compare({"e": {"accuracy": 0.9}}, {"e": {"accuracy": 0.91}, "f": {"accuracy": 0.5}}, GATE)
+    assert (
+        result.summary() == "gate passed: 2 tracked metric(s) compared (1 new), none worse than its tolerance"
+    )
+
+
+def test_nothing_tracked_says_how_to_track():
+    result = gate.compare({}, {"e": {"accuracy": 0.9}}, config.Gate())
+    assert result.passed and "gate.tolerance" in gate.render(result)
+
+
+def test_a_metric_cannot_have_both_tolerances():
+    with pytest.raises(ValueError, match="rmse: give either tolerance or relative_tolerance"):
+        config.Gate(tolerance={"rmse": 1.0}, relative_tolerance={"rmse": 0.1})
+
+
+def test_committed_params_gate_every_task():
+    params = config.load(config.DEFAULT_PARAMS)
+    tracked = set(gate.tracked_metrics(params.gate))
+    assert set(params.promote.metrics.values()) <= tracked  # what promote ranks by is never let slide

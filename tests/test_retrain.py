@@ -1,0 +1,194 @@
+"""`make retrain` (python -m pipeline.retrain): pull -> repro -> gate -> push against a directory remote.
+
+The e2e tests follow the README's "Scheduled retraining in CI" on a shrunken copy of the project: a DVC
+remote committed in .dvc/config, MLFLOW_TRACKING_URI from the environment, `--require-mlflow` as in
+CI. The first retrain pushes; a fresh clone restores every stage from the remote's run-cache; a
+planted regression fails the gate with its table and pushes nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import config, retrain
+from tests.conftest import ROOT, make_project, run, subprocess_env
+
+TRAINING = {"train@iris-logreg", "train@iris-dnn", "train@sunspots-ridge"}
+
+
+def shrink(params: dict) -> None:
+    """Two data sets; a scikit-learn and a two-epoch Keras model on iris, a ridge forecaster on sunspots."""
+    params["datasets"] = {name: params["datasets"][name] for name in ("iris", "sunspots")}
+    params["experiments"] = {
+        "iris-logreg": {"dataset": "iris", "backend": "sklearn", "model": "logreg"},
+        "iris-dnn": {"dataset": "iris", "backend": "keras", "model": "iris_dnn"},
+        "sunspots-ridge": {"dataset": "sunspots", "backend": "sklearn", "model": "ridge"},
+    }
+    params["models"] = {
+        "sklearn": {name: params["models"]["sklearn"][name] for name in ("logreg", "ridge")},
+        "keras": {"iris_dnn": params["models"]["keras"]["iris_dnn"]},
+    }
+    params["train"]["keras"].update(epochs=2, batch_size=32)
+
+
+def remote_files(remote: Path) -> dict[str, float]:
+    """Every file of the remote with its modification time: a push (even a re-upload) changes it."""
+    return {
+        str(path.relative_to(remote)): path.stat().st_mtime for path in remote.rglob("*") if path.is_file()
+    }
+
+
+def retrain_in(project: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return run(
+        [sys.executable, "-m", "pipeline.retrain", "--require-mlflow", *args], project, check=False, env=env
+    )
+
+
+def output(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    """A project copy with a committed directory remote, after one `python -m pipeline.retrain`."""
+    base = tmp_path_factory.mktemp("retrain")
+    remote = base / "remote"
+    remote.mkdir()
+    project = make_project(base / "project", shrink)
+    run(["dvc", "remote", "add", "-d", "storage", str(remote)], project)  # README step 1, a directory here
+    run(["git", "commit", "-qam", "DVC remote"], project)
+    env = {
+        **subprocess_env(),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{base / 'mlflow.db'}",  # one tracking server for every run
+        "GITHUB_STEP_SUMMARY": str(base / "summary.md"),
+    }
+    first = retrain_in(project, env, "--report", str(base / "report.md"))
+    return {"base": base, "remote": remote, "project": project, "env": env, "first": first}
+
+
+@pytest.mark.e2e
+def test_first_retrain_runs_everything_and_pushes(setup):
+    first, project = setup["first"], setup["project"]
+    assert first.returncode == 0, output(first)
+    outcomes = retrain.stage_outcomes(first.stdout)
+    assert set(outcomes.ran) >= TRAINING and "promote" in outcomes.ran
+    files = remote_files(setup["remote"])
+    assert any(name.startswith("files/") for name in files) and any(
+        name.startswith("runs/") for name in files
+    )
+    assert "gate passed: 9 tracked metric(s) compared (9 new)" in output(first)
+    # the stages ran with mlflow.required: true, yet params.yaml and dvc.lock agree with the committed value
+    assert run(["git", "status", "--porcelain", "params.yaml"], project).stdout == ""
+    assert yaml.safe_load((project / "params.yaml").read_text())["mlflow"]["required"] is False
+    assert run(["dvc", "status", "--json"], project).stdout.strip() == "{}"
+
+
+@pytest.mark.e2e
+def test_the_job_summary_and_report_hold_table_metrics_diff_and_leaderboard(setup):
+    summary = (setup["base"] / "summary.md").read_text()
+    assert summary.strip() == (setup["base"] / "report.md").read_text().strip()
+    assert "### Gate: passed" in summary
+    assert "| iris-logreg | accuracy | higher | - |" in summary
+    assert "### `dvc metrics diff`" in summary and "results/iris-logreg/metrics.json" in summary
+    assert "### Leaderboard" in summary and "sunspots-ridge" in summary
+
+
+@pytest.mark.e2e
+def test_a_fresh_clone_restores_every_stage_from_the_run_cache(setup):
+    assert setup["first"].returncode == 0
+    clone = setup["base"] / "clone"
+    run(["git", "clone", "-q", str(setup["project"]), str(clone)], setup["base"])  # the remote comes along
+    assert not (clone / "dvc.lock").exists()  # nothing committed: only the run-cache knows the results
+    second = retrain_in(clone, setup["env"])
+    assert second.returncode == 0, output(second)
+    outcomes = retrain.stage_outcomes(second.stdout)
+    assert set(outcomes.cached) >= TRAINING
+    # promote's output is `cache: false`, which DVC's run-cache does not keep: it alone runs again
+    assert set(outcomes.ran) <= {"promote"}, outcomes.ran
+    assert f"{len(outcomes.cached)} stage(s) restored from the run-cache" in second.stderr
+    assert (clone / "models" / "iris-dnn").is_dir() and (
+        clone / "results" / "iris-logreg" / "metrics.json"
+    ).exists()
+
+
+@pytest.mark.e2e
+def test_a_regression_fails_the_gate_with_its_table_and_pushes_nothing(setup):
+    project, remote = setup["project"], setup["remote"]
+    assert setup["first"].returncode == 0
+    run(["git", "add", "dvc.lock"], project)  # the retrain's pull request, merged: the new baseline
+    run(["git", "commit", "-qm", "Retrain: update dvc.lock"], project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["models"]["sklearn"]["logreg"]["hyperparameters"]["C"] = 1e-4  # a much weaker iris-logreg
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = remote_files(remote)
+
+    result = retrain_in(project, setup["env"])
+
+    assert result.returncode == 1, output(result)
+    outcomes = retrain.stage_outcomes(result.stdout)
+    assert set(outcomes.ran) == {"train@iris-logreg", "evaluate@iris-logreg", "report"}  # promote never ran
+    log = output(result)
+    assert "| iris-logreg | accuracy | higher | 0.9333 |" in log and "**REGRESSED** |" in log
+    assert "| sunspots-ridge | rmse | lower |" in log and "| same |" in log
+    assert "gate FAILED" in log and "nothing was promoted or pushed" in log
+    assert remote_files(remote) == before
+    assert yaml.safe_load((project / "params.yaml").read_text())["mlflow"]["required"] is False
+
+
+@pytest.mark.e2e
+def test_no_remote_is_one_clear_error(tmp_path):
+    project = make_project(tmp_path / "project", shrink)
+    result = retrain_in(project, {**subprocess_env(), "MLFLOW_TRACKING_URI": "sqlite:///x.db"})
+    assert result.returncode == 2
+    assert "no default DVC remote: add one with `dvc remote add -d storage <url>`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- the pieces, without DVC runs ----------------------------------------------------------------
+
+
+def test_stage_outcomes_parse_dvc_repro_logs():
+    log = """Stage 'download@iris' didn't change, skipping
+Stage 'train@iris-dnn' is cached - skipping run, checking out outputs
+Updating lock file 'dvc.lock'
+
+Running stage 'evaluate@iris-dnn':
+> python -m stages.evaluate iris-dnn
+"""
+    outcomes = retrain.stage_outcomes(log)
+    assert (outcomes.ran, outcomes.cached, outcomes.unchanged) == (
+        ["evaluate@iris-dnn"],
+        ["train@iris-dnn"],
+        ["download@iris"],
+    )
+    assert outcomes.lines()[1] == "1 stage(s) restored from the run-cache: train@iris-dnn"
+
+
+def test_environment_makes_mlflow_required_without_touching_params(monkeypatch):
+    params = config.load(ROOT / "params.yaml")
+    assert params.mlflow.required is False
+    monkeypatch.setenv(config.MLFLOW_REQUIRED_ENV, "true")
+    assert config.load(ROOT / "params.yaml").mlflow.required is True
+
+
+def test_promote_runs_only_after_the_gate(monkeypatch):
+    monkeypatch.setattr(retrain, "pipeline_stages", lambda: ["download@a", "train@a", "report", "promote"])
+    assert retrain.split_targets([]) == (["download@a", "train@a", "report"], ["promote"])
+    assert retrain.split_targets(["train@a"]) == (["train@a"], [])
+    assert retrain.split_targets(["promote"]) == (["download@a", "train@a", "report"], ["promote"])
+
+
+def test_make_retrain_calls_the_module_with_its_arguments():
+    result = subprocess.run(
+        ["make", "-n", "retrain", "RETRAIN_ARGS=--no-push train@iris-dnn"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "python -m pipeline.retrain --no-push train@iris-dnn" in result.stdout.splitlines()
