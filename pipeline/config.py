@@ -345,7 +345,7 @@ def load(path: Path = DEFAULT_PARAMS) -> Params:
         raw = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise PipelineError(f"params file {path} not found: run from the repository root") from None
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise PipelineError(f"{path} is not valid YAML: {err}") from None
     if not isinstance(raw, dict):
         raise PipelineError(f"{path} must hold a mapping of sections, got {type(raw).__name__}")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pipeline.errors import PipelineError
 
 
 def _umask() -> int:
@@ -21,10 +25,15 @@ def _umask() -> int:
     return mask
 
 
-def _remove_stale(path: Path) -> None:
-    """Delete temp files or dirs a killed writer of `path` left behind."""
-    for stale in path.parent.glob(f".{path.name}.{'?' * 8}.tmp"):  # tempfile's 8 random characters
-        if stale.is_dir():
+def _remove_stale(directory: Path, prefix: str, suffix: str) -> None:
+    """Delete temp files or dirs named <prefix><8 random characters><suffix> that a killed writer left.
+
+    Only one writer of a given output runs at a time (DVC locks the workspace; `dvc exp` workers
+    each run in their own copy), so a temp name of that output is always a stale one.
+    """
+    pattern = f"{glob.escape(prefix)}{'?' * 8}{glob.escape(suffix)}"  # tempfile's 8 random characters
+    for stale in directory.glob(pattern):
+        if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
@@ -39,7 +48,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(path)
+    _remove_stale(path.parent, f".{path.name}.", ".tmp")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -52,9 +61,17 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def scratch_path(directory: Path | str) -> Iterator[Path]:
-    """A temporary file in `directory` (same file system as the final output), always deleted."""
-    fd, tmp = tempfile.mkstemp(prefix=".scratch.", suffix=".part", dir=directory)
+def scratch_path(directory: Path | str, name: str | None = None) -> Iterator[Path]:
+    """A temporary file in `directory` (same file system as the final output), always deleted.
+
+    With `name` (the output it is for) the file is `.<name>.XXXXXXXX.part`, and scratch files of
+    `name` that a killed process left behind are deleted first.
+    """
+    directory = Path(directory)
+    prefix = f".{name}." if name else ".scratch."
+    if name:
+        _remove_stale(directory, prefix, ".part")
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=directory)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -67,16 +84,23 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     """Yield a fresh temporary directory beside `path`; on success it becomes `path` whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    prefix = f".{path.name}."
+    _remove_stale(path.parent, prefix, ".tmp")
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
     tmp.chmod(0o777 & ~_umask())
+    aside = None
     try:
         yield tmp
-        if path.exists():
-            shutil.rmtree(path)
+        if path.exists() or path.is_symlink():
+            # moved aside whole by a rename, not deleted file by file: a kill during the swap leaves
+            # the old version (in a stale temp dir the next writer removes) or nothing, never half of it
+            aside = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
+            os.replace(path, aside / "previous")
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def write_text(path: Path | str, text: str) -> None:
@@ -112,9 +136,33 @@ def save_arrays(path: Path | str, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def load_arrays(path: Path | str) -> dict[str, np.ndarray]:
-    """Load every array of an .npz file without ever unpickling."""
-    with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
+    """Load every array of an .npz file without ever unpickling.
+
+    A file holding pickled objects is refused, and a missing, truncated or corrupt one (zip CRCs are
+    checked) is a PipelineError naming it, not a traceback.
+    """
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):
+            raise PipelineError(f"{path} holds a single .npy array, not an .npz archive of named arrays")
+        with loaded as data:
+            return {name: data[name] for name in data.files}
+    except ValueError as err:
+        if "pickle" not in str(err):
+            raise _unreadable(path, err) from None
+        raise PipelineError(
+            f"{path} holds pickled Python objects; refusing to load it (loading would run arbitrary code): "
+            "re-create it with the stage that writes it"
+        ) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path: Path | str, err: Exception) -> PipelineError:
+    return PipelineError(
+        f"{path} is not a readable .npz file ({type(err).__name__}: {err}): "
+        "re-create it with the stage that writes it (`dvc repro -f <stage>`)"
+    )
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -157,7 +157,12 @@ def load(out_dir: Path | str) -> Any:
     if (out_dir / KERAS_FILE).exists():
         import keras
 
-        return keras.models.load_model(out_dir / KERAS_FILE, safe_mode=True)
+        try:
+            return keras.models.load_model(out_dir / KERAS_FILE, safe_mode=True)
+        except ValueError as err:  # safe mode refuses code in the file (Lambda layers, custom objects)
+            raise PipelineError(
+                f"{out_dir / KERAS_FILE} cannot be loaded safely ({err}); re-create it with the train stage"
+            ) from None
     path = out_dir / SKOPS_FILE
     if not path.exists():
         raise PipelineError(

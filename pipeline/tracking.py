@@ -128,6 +128,8 @@ def _bound_http(timeout_seconds: float) -> None:
     _set_env_default("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, math.ceil(timeout_seconds))))
     _set_env_default("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(HTTP_MAX_RETRIES))
     _set_env_default("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", str(HTTP_BACKOFF_FACTOR))
+    # MLflow prints "View run … at <uri>" on every run end: with a password in the URI, into DVC's logs
+    _set_env_default("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def _check_server(uri: str, timeout_seconds: float) -> None:

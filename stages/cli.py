@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,17 +34,38 @@ def load_experiment(description: str, argv: list[str] | None) -> Experiment:
     return config.experiment(config.load(args.params), args.experiment)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a stopped container), raised like Ctrl-C so `finally` blocks run."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
 def run(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
-    """Call a stage's `main`; a PipelineError becomes one message on stderr and exit code 2."""
+    """Call a stage's `main`; a PipelineError becomes one message on stderr and exit code 2.
+
+    Ctrl-C and SIGTERM unwind the stage (temp files removed, the MLflow run marked KILLED) and exit
+    130 / 143. SIGKILL cannot be caught: what it leaves is a stale temp file the next writer removes.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handles_sigterm = threading.current_thread() is threading.main_thread()  # signal.signal's rule
+    previous = signal.signal(signal.SIGTERM, _terminate) if handles_sigterm else None
     try:
         main(argv)
     except PipelineError as err:
         log.error("%s", err)
         sys.exit(2)
-    except KeyboardInterrupt:
-        log.error("interrupted; outputs already written are complete, nothing half-written was kept")
-        sys.exit(130)
+    except KeyboardInterrupt as err:
+        signum = err.args[0] if isinstance(err, Terminated) else signal.SIGINT
+        log.error(
+            "%s; outputs already written are complete, nothing half-written was kept",
+            "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted",
+        )
+        sys.exit(128 + signum)
+    finally:
+        if handles_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 # Where stages read and write, relative to the folder `dvc repro` runs the stage in (dvc.yaml's).

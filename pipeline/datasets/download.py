@@ -5,6 +5,8 @@ fetched is ever executed. HTTP retries network errors and 5xx answers with expon
 back-off. The sha256 is checked on the payload (after gunzip for `.gz` files, because
 mirrors such as Debian's `dataset-fashion-mnist` recompress the archives); only a verified
 payload is renamed into place, so an interrupted or corrupt download never looks complete.
+A body cut off mid-way is fetched again (resumed with an HTTP Range request where the server allows
+it, else from the start), and the scratch file a killed download left is deleted by the next one.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import gzip
 import hashlib
 import logging
 import shutil
+import time
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -60,6 +63,28 @@ def candidates(url: str, mirror: str | None) -> list[str]:
     return found
 
 
+ALLOWED_SCHEMES = ("http", "https", "file", "")  # "": a local path
+
+
+def check_location(location: str) -> None:
+    """Refuse a location that is neither http(s):// nor file:// nor a local path (ftp://, data:, ...)."""
+    scheme = urlparse(location).scheme
+    if scheme not in ALLOWED_SCHEMES:
+        raise PipelineError(
+            f"{shown(location)}: scheme {scheme!r} is not allowed; "
+            "only an http(s):// or file:// URL or a local path is fetched"
+        )
+
+
+def shown(location: str) -> str:
+    """`location` safe to log: a password in it (https://user:pass@host/...) replaced by ***."""
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
+
+
 def check_mirror(mirror: str | None, hint: str) -> None:
     """Reject a mirror of an unsupported kind or a local mirror that does not exist."""
     if not mirror:
@@ -68,7 +93,9 @@ def check_mirror(mirror: str | None, hint: str) -> None:
     if scheme in ("http", "https"):
         return
     if scheme not in ("", "file"):
-        raise PipelineError(f"mirror {mirror!r}: only a directory, file:// or http(s):// base is allowed")
+        raise PipelineError(
+            f"mirror {shown(mirror)!r}: only a directory, file:// or http(s):// base is allowed"
+        )
     if not _local_path(mirror).is_dir():
         raise PipelineError(f"mirror directory {mirror} does not exist. {hint}")
 
@@ -78,20 +105,71 @@ def _local_path(location: str) -> Path:
     return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(location)
 
 
-def _copy_to(location: str, handle, session: requests.Session) -> None:
-    """Write the bytes at `location` into the open binary `handle`, with a progress bar."""
-    scheme = urlparse(location).scheme
-    if scheme in ("http", "https"):
-        with session.get(location, stream=True, timeout=TIMEOUT_SECONDS) as response:
-            response.raise_for_status()
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=Path(location).name, leave=False) as bar:
+class _BodyCutOff(Exception):
+    """The connection broke (or stalled past the read timeout) in the middle of a response body."""
+
+
+def _copy_to(location: str, path: Path, session: requests.Session) -> None:
+    """Write the bytes at `location` into `path`; an HTTP body cut off mid-way is fetched again."""
+    if urlparse(location).scheme not in ("http", "https"):
+        with _local_path(location).open("rb") as source, path.open("wb") as handle:
+            shutil.copyfileobj(source, handle, CHUNK)
+        return
+    for attempt in range(1, RETRIES + 1):
+        try:
+            _http_to(location, path, session, resume=attempt > 1)
+            return
+        except _BodyCutOff as err:
+            if attempt == RETRIES:
+                raise requests.ConnectionError(f"{err} ({RETRIES} attempts)") from err
+            log.warning(
+                "%s: %s; fetching again (attempt %d of %d)", shown(location), err, attempt + 1, RETRIES
+            )
+            time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+
+
+def _http_to(location: str, path: Path, session: requests.Session, *, resume: bool) -> None:
+    """GET `location` into `path`, continuing after the bytes already there if `resume` and the
+    server answers the Range request with exactly those bytes; otherwise from the start."""
+    have = path.stat().st_size if resume and path.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with session.get(location, stream=True, timeout=TIMEOUT_SECONDS, headers=headers) as response:
+        partial = response.status_code in (206, 416)
+        if partial and not (have and _content_range_start(response) == have):
+            path.write_bytes(b"")  # a part we cannot append to what we have: start again from byte 0
+            raise _BodyCutOff(
+                f"the server answered a resume from byte {have} with HTTP {response.status_code} "
+                f"({response.headers.get('Content-Range', 'no Content-Range')})"
+            )
+        response.raise_for_status()
+        resumed = partial
+        received = have if resumed else 0
+        length = int(response.headers.get("Content-Length") or 0)
+        name = Path(urlparse(location).path).name
+        bar = tqdm(
+            total=received + length or None,
+            initial=received,
+            unit="B",
+            unit_scale=True,
+            desc=name,
+            leave=False,
+        )
+        with path.open("ab" if resumed else "wb") as handle, bar:
+            try:
                 for chunk in response.iter_content(CHUNK):
                     handle.write(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
-    else:
-        with _local_path(location).open("rb") as source:
-            shutil.copyfileobj(source, handle, CHUNK)
+            except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as err:
+                raise _BodyCutOff(f"the response broke off after {received} bytes ({err})") from err
+
+
+def _content_range_start(response: requests.Response) -> int | None:
+    """The first byte of a 206 answer (`Content-Range: bytes 100-199/200` -> 100)."""
+    value = response.headers.get("Content-Range", "")
+    unit, _, span = value.partition(" ")
+    first = span.split("-", 1)[0]
+    return int(first) if unit == "bytes" and first.isdigit() else None
 
 
 def _payload_digest(path: Path, compressed: bool) -> str:
@@ -112,21 +190,25 @@ def fetch(url: str, sha256: str, dest: Path, *, mirror: str | None = None, hint:
     Returns `dest`. Raises ChecksumError on wrong bytes and PipelineError when no location answers.
     """
     compressed = urlparse(url).path.endswith(".gz")
+    locations = candidates(url, mirror)
+    for location in locations:
+        check_location(location)  # before any request: nothing but http(s) and files is ever fetched
     session = _session()
     failures = []
-    for location in candidates(url, mirror):
-        with io.scratch_path(dest.parent) as raw:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for location in locations:
+        with io.scratch_path(dest.parent, dest.name) as raw:
             try:
-                with raw.open("wb") as handle:
-                    _copy_to(location, handle, session)
+                _copy_to(location, raw, session)
             except (OSError, requests.RequestException) as err:
-                failures.append(f"{location}: {type(err).__name__}: {err}")
-                log.warning("could not fetch %s (%s); trying the next location", location, err)
+                reason = f"{type(err).__name__}: {err}".replace(location, shown(location))
+                failures.append(f"{shown(location)}: {reason}")
+                log.warning("could not fetch %s (%s); trying the next location", shown(location), reason)
                 continue
             actual = _payload_digest(raw, compressed)
             if actual != sha256:
                 raise ChecksumError(
-                    f"checksum mismatch for {Path(urlparse(location).path).name} from {location}: "
+                    f"checksum mismatch for {Path(urlparse(location).path).name} from {shown(location)}: "
                     f"expected sha256 {sha256}, got {actual}. Nothing was written; "
                     "fix or remove the mirror copy, or update the pinned hash if the source changed."
                 )
@@ -134,7 +216,7 @@ def fetch(url: str, sha256: str, dest: Path, *, mirror: str | None = None, hint:
                 opener = gzip.open if compressed else open
                 with opener(raw, "rb") as payload:
                     shutil.copyfileobj(payload, out, CHUNK)
-            log.info("fetched %s from %s (sha256 verified)", dest.name, location)
+            log.info("fetched %s from %s (sha256 verified)", dest.name, shown(location))
             return dest
     raise PipelineError(
         f"could not fetch {Path(urlparse(url).path).name} from any location:\n  "

@@ -6,6 +6,7 @@ history of the epochs already done.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import shutil
@@ -109,11 +110,29 @@ def _optimizer(train: Train, *, total_steps: int) -> Any:
     return optimizers[settings.name](learning_rate)
 
 
+def _drop_torn_backup(backup_dir: Path) -> None:
+    """Keras writes training_metadata.json in place: a kill mid-write leaves a file no resume can read.
+
+    Such a backup is dropped (the run starts over) rather than crashing every later run.
+    """
+    metadata = backup_dir / "keras" / "training_metadata.json"
+    if not metadata.exists():
+        return
+    try:
+        json.loads(metadata.read_text())
+    except (ValueError, OSError):
+        logger.warning(
+            "backup in %s is torn (%s unreadable): starting from epoch 0", backup_dir, metadata.name
+        )
+        shutil.rmtree(backup_dir, ignore_errors=True)
+
+
 def _callbacks(train: Train, backup_dir: Path | None) -> list[Any]:
     import keras
 
     callbacks: list[Any] = []
     if backup_dir is not None:
+        _drop_torn_backup(backup_dir)
         # its own sub-directory: BackupAndRestore must not share a directory with other files
         callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir / "keras"), double_checkpoint=True))
     if train.early_stopping_patience:
