@@ -44,3 +44,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 retrain: setup  ## pull -> repro -> gate -> push with the run-cache (README: Scheduled retraining in CI)
 	python -m pipeline.retrain $(RETRAIN_ARGS)
+
+.PHONY: bench bench-quick
+
+bench: setup  ## every benchmark in full mode -> bench/RESULTS.md (~1.5 h on 2 cores; bench/README.md)
+	python -m bench.run_all
+
+bench-quick: setup  ## every benchmark on small data: shows they work, not the reference figures
+	python -m bench.run_all --quick

@@ -1,0 +1,188 @@
+"""Benchmark 3: `dvc repro` when nothing changed, and after editing one model's params.
+
+In a project copy of the default pipeline: one full `dvc repro` (timed); then no-op `dvc repro` and
+`dvc status` runs (medians; target under 3 s), and one no-op run of DVC in-process to check that it
+imports neither TensorFlow nor MLflow; then, for one Keras and one scikit-learn model, an edit of its
+params and a `dvc repro` whose executed stages must be exactly train@ and evaluate@ of the experiments
+using that model, plus report and promote — with its time against the full run.
+
+`--quick`: digits only (logistic regression, SVC, and the DNN for 2 epochs) and 3 no-op runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import common
+
+log = logging.getLogger("bench.incremental")
+
+NOOP_TARGET_SECONDS = 3.0
+HEAVY_MODULES = ("tensorflow", "keras", "mlflow", "sklearn")
+# DVC's own entry point, in-process, then which heavy modules the no-op run imported
+NOOP_PROBE = (
+    "import json, sys\n"
+    "from dvc.cli import main\n"
+    "code = main(['repro'])\n"
+    f"print(json.dumps({{'exit': code, **{{m: m in sys.modules for m in {HEAVY_MODULES!r}}}}}))\n"
+)
+# (params section edited, what changes, the edit)
+EDITS: tuple[tuple[str, str, Callable[[dict], None]], ...] = (
+    (
+        "models.keras.dnn",
+        "dropout_rate 0.2 → 0.25",
+        lambda params: params["models"]["keras"]["dnn"].update(dropout_rate=0.25),
+    ),
+    (
+        "models.sklearn.svc",
+        "C 10 → 5",
+        lambda params: params["models"]["sklearn"]["svc"]["hyperparameters"].update(C=5.0),
+    ),
+)
+
+
+def shrink(params: dict) -> None:
+    """--quick: digits only, three experiments (one edited per backend), the DNN for 2 epochs."""
+    params["datasets"] = {"digits": params["datasets"]["digits"]}
+    experiments = params["experiments"]
+    params["experiments"] = {
+        "digits-logreg": experiments["digits-logreg"],
+        "digits-svc": experiments["digits-svc"],
+        "digits-dnn": {**experiments["digits-dnn"], "train": {"epochs": 2}},
+    }
+
+
+def affected(params_file: Path, section: str) -> list[str]:
+    """Experiments that use the model `models.<backend>.<model>` named by `section`."""
+    _, backend, model = section.split(".")
+    experiments = yaml.safe_load(params_file.read_text())["experiments"]
+    return [
+        name for name, spec in experiments.items() if (spec["backend"], spec["model"]) == (backend, model)
+    ]
+
+
+def measure(copy: Path, quick: bool) -> dict[str, Any]:
+    env = common.project_env(copy)
+    repeats = 3 if quick else 5
+    log.info("full dvc repro")
+    full = common.run(["dvc", "repro"], copy, env=env)
+    n_full = len(common.executed_stages(full.stdout))
+
+    noop, noop_cpu, status = [], [], []
+    for index in range(repeats):
+        log.info("no-op %d/%d", index + 1, repeats)
+        timed = common.run(["dvc", "repro"], copy, env=env)
+        if common.executed_stages(timed.stdout):
+            raise common.BenchError(f"a no-op dvc repro ran stages:\n{timed.stdout}")
+        noop.append(timed.seconds)
+        noop_cpu.append(timed.cpu_seconds)
+        status.append(common.run(["dvc", "status"], copy, env=env).seconds)
+    imported = common.last_json_line(common.run(["python", "-c", NOOP_PROBE], copy, env=env).stdout)
+
+    edits = []
+    for section, change, edit in EDITS:
+        names = affected(copy / "params.yaml", section)
+        expected = sorted(
+            {f"{stage}@{name}" for name in names for stage in ("train", "evaluate")} | {"report", "promote"}
+        )
+        common.edit_yaml(copy / "params.yaml", edit)
+        log.info("edit %s (%s): expecting %s", section, change, ", ".join(expected))
+        timed = common.run(["dvc", "repro"], copy, env=env)
+        executed = sorted(common.executed_stages(timed.stdout))
+        edits.append(
+            {
+                "section": section,
+                "change": change,
+                "experiments": names,
+                "expected": expected,
+                "executed": executed,
+                "as_expected": executed == expected,
+                "seconds": timed.seconds,
+            }
+        )
+    return {
+        "full_seconds": full.seconds,
+        "full_stages": n_full,
+        "noop_seconds": noop,
+        "noop_cpu_seconds": noop_cpu,
+        "status_seconds": status,
+        "noop_imports": imported,
+        "edits": edits,
+    }
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "not met"
+
+
+def render(result: dict[str, Any], quick: bool) -> str:
+    full = result["full_seconds"]
+    noop = common.median(result["noop_seconds"])
+    heavy = [m for m in HEAVY_MODULES if result["noop_imports"].get(m)]
+    lines = [
+        f"Default pipeline{' (quick: digits, 3 experiments)' if quick else ''} in a fresh project copy: "
+        f"a full `dvc repro` ran {result['full_stages']} stages in {full:.1f} s.",
+        common.table(
+            ["run", "median s", "runs", "target"],
+            [
+                [
+                    "no-op `dvc repro`",
+                    f"{noop:.2f}",
+                    " / ".join(f"{s:.2f}" for s in result["noop_seconds"]),
+                    f"< {NOOP_TARGET_SECONDS:.0f} s: **{_verdict(noop < NOOP_TARGET_SECONDS)}**",
+                ],
+                [
+                    "`dvc status`",
+                    f"{common.median(result['status_seconds']):.2f}",
+                    " / ".join(f"{s:.2f}" for s in result["status_seconds"]),
+                    "",
+                ],
+            ],
+            "lrll",
+        ),
+        "A no-op `dvc repro` executed no stage and imported "
+        + (f"**{', '.join(heavy)}**" if heavy else f"none of {', '.join(HEAVY_MODULES)}")
+        + " (DVC run in-process, `sys.modules` checked afterwards); its median CPU time was "
+        + f"{common.median(result['noop_cpu_seconds']):.2f} s.",
+    ]
+    rows = []
+    for edit in result["edits"]:
+        saved = full - edit["seconds"]
+        rows.append(
+            [
+                f"`{edit['section']}`: {edit['change']}",
+                ", ".join(edit["experiments"]),
+                f"{len(edit['executed'])} of {result['full_stages']}",
+                "yes" if edit["as_expected"] else f"**no**: ran {', '.join(edit['executed'])}",
+                f"{edit['seconds']:.1f}",
+                f"{saved:.1f} s ({100 * saved / full:.0f} %)",
+            ]
+        )
+    lines.append(
+        common.table(
+            ["edit", "experiments using it", "stages run", "exactly their train/evaluate + report, promote",
+             "s", "saved vs full run"],
+            rows,
+            "llllrr",
+        )
+    )  # fmt: skip
+    return "\n\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = common.parser(__doc__).parse_args(argv)
+    started = time.perf_counter()
+    with common.workdir("incremental", keep=args.keep) as work:
+        copy = common.make_project(work / "project", edit_params=shrink if args.quick else None)
+        result = measure(copy, args.quick)
+    common.publish("incremental", args, render(result, args.quick), result, started)
+
+
+if __name__ == "__main__":
+    common.main_wrapper(main)

@@ -1,0 +1,243 @@
+"""Benchmark 5: what MLflow tracking costs one experiment run, on the SQLite default and a local server.
+
+In a project copy, the real train and evaluate stages of a 20-epoch Fashion-MNIST dense-128 run are run
+through `common.STAGE_PROBE`, which times each tracking call they make (open the run, params, tags,
+data set, the 20 epochs of history, metrics, the model with its signature; then resume it, metrics,
+figures, details) and the `import mlflow` each stage process pays. Stores: a SQLite file (the default
+kind, here in a temporary directory) and `mlflow server` on 127.0.0.1 (its own SQLite store and
+artifact directory). Each stage is a fresh process, as under `dvc repro`; runs alternate between the
+stores after one warm-up run each (the first run of a fresh store migrates its schema: shown apart).
+For comparison, the same 20-epoch history logged the naive way — one `log_metric` call per metric and
+epoch — against the single `log_batch` call the pipeline makes.
+
+The tracking cost does not depend on the data size, so both modes train on a 2,000-image subsample.
+`--quick`: one timed run per store instead of five.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench import common
+
+log = logging.getLogger("bench.mlflow_cost")
+
+EXPERIMENT = "fashion_mnist-dense128"
+EPOCHS = 20
+N_TRAIN, N_TEST = 2000, 500
+FULL_RUNS, QUICK_RUNS = 5, 1
+TRAINING_MINUTE = 60.0  # cost shown as a share of a ~1-minute training run
+STORES = ("SQLite file", "local server")
+HISTORY_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy", "lr")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def mlflow_server(directory: Path) -> Iterator[tuple[str, float]]:
+    """(URI, seconds until /health answered) of an `mlflow server` on a free port; stopped by its id."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    cmd = [
+        str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--backend-store-uri", f"sqlite:///{directory / 'mlflow.db'}",
+        "--default-artifact-root", (directory / "artifacts").as_uri(),
+    ]  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    with open(directory / "server.log", "w") as server_log:
+        start = time.perf_counter()
+        server = subprocess.Popen(
+            cmd, cwd=directory, env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            while True:
+                if server.poll() is not None:
+                    raise common.BenchError(
+                        f"mlflow server exited:\n{(directory / 'server.log').read_text()}"
+                    )
+                try:
+                    if requests.get(f"{uri}/health", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.perf_counter() - start > 120:
+                    raise common.BenchError("mlflow server did not answer /health within 120 s")
+                time.sleep(0.25)
+            yield uri, time.perf_counter() - start
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)  # its own process group: the server and its workers
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+
+
+def edit_suite(mirror: Path, files: dict) -> Any:
+    def edit(params: dict) -> None:
+        common.use_mirror(params, mirror, files)
+        spec = params["experiments"][EXPERIMENT]
+        params["experiments"] = {
+            EXPERIMENT: {**spec, "train": {"epochs": EPOCHS, "early_stopping_patience": 0}}
+        }
+
+    return edit
+
+
+def tracked_run(probe: Path, copy: Path, uri: str) -> dict[str, float]:
+    """Train + evaluate of the experiment, each in a fresh process; seconds per MLflow part, by stage."""
+    env = common.project_env(copy, MLFLOW_TRACKING_URI=uri, DVC_ROOT=str(copy))
+    found: dict[str, float] = {}
+    for stage in ("train", "evaluate"):
+        _, parts = common.run_probe(probe, stage, EXPERIMENT, copy / "fashion", env)
+        if parts.get("tracking status") != "logged":
+            raise common.BenchError(f"{stage} did not log to {uri}: {parts}")
+        for key, value in parts.items():
+            if key.startswith("mlflow: ") or key == "import MLflow":
+                found[f"{stage}|{key.removeprefix('mlflow: ')}"] = value
+    return found
+
+
+def naive_versus_batched(uri: str) -> dict[str, float]:
+    """Seconds to log a 20-epoch history as one log_metric call per value, and as one log_batch."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment(f"bench-history-{time.time_ns()}")
+    rows = [(epoch, name, 1.0 / epoch) for epoch in range(1, EPOCHS + 1) for name in HISTORY_METRICS]
+    naive = client.create_run(experiment_id).info.run_id
+    start = time.perf_counter()
+    for epoch, name, value in rows:
+        client.log_metric(naive, name, value, step=epoch)
+    naive_seconds = time.perf_counter() - start
+    batched = client.create_run(experiment_id).info.run_id
+    now = int(time.time() * 1000)
+    start = time.perf_counter()
+    client.log_batch(batched, metrics=[Metric(name, value, now, epoch) for epoch, name, value in rows])
+    return {"naive": naive_seconds, "batched": time.perf_counter() - start, "values": len(rows)}
+
+
+def measure(work: Path, runs: int) -> dict[str, Any]:
+    mirror = work / "mirror"
+    files = common.fashion_subsample_mirror(mirror, N_TRAIN, N_TEST)
+    copy = common.make_project(work / "project", suite="fashion", edit_suite_params=edit_suite(mirror, files))
+    common.run(
+        ["dvc", "repro", "fashion/dvc.yaml:preprocess@fashion_mnist"], copy, env=common.project_env(copy)
+    )
+    probe = common.write_probe(work)
+    with mlflow_server(work / "server") as (server_uri, server_start):
+        log.info("mlflow server answered /health after %.1f s", server_start)
+        uris = {"SQLite file": f"sqlite:///{work / 'sqlite-store' / 'mlflow.db'}", "local server": server_uri}
+        first = {}
+        for store, uri in uris.items():
+            log.info("warm-up run on the %s (creates the store's schema and experiment)", store)
+            first[store] = tracked_run(probe, copy, uri)
+        timed: dict[str, list[dict[str, float]]] = {store: [] for store in STORES}
+        for index in range(runs):
+            for store in STORES if index % 2 == 0 else tuple(reversed(STORES)):
+                log.info("run %d/%d on the %s", index + 1, runs, store)
+                timed[store].append(tracked_run(probe, copy, uris[store]))
+        history = {store: naive_versus_batched(uri) for store, uri in uris.items()}
+    keys = sorted({key for found in timed.values() for parts in found for key in parts})
+    medians = {
+        store: {k: common.median(p[k] for p in timed[store] if k in p) for k in keys} for store in STORES
+    }
+    return {
+        "epochs": EPOCHS,
+        "runs": runs,
+        "server_start_seconds": server_start,
+        "first_run": first,
+        "runs_by_store": timed,
+        "medians": medians,
+        "history": history,
+    }
+
+
+def _calls(parts: dict[str, float]) -> float:
+    return sum(v for k, v in parts.items() if not k.endswith("|import MLflow"))
+
+
+def _imports(parts: dict[str, float]) -> float:
+    return sum(v for k, v in parts.items() if k.endswith("|import MLflow"))
+
+
+def _with_share(seconds: float) -> str:
+    return f"**{1000 * seconds:,.0f}** ({100 * seconds / TRAINING_MINUTE:.1f} %)"
+
+
+def render(result: dict[str, Any]) -> str:
+    medians = result["medians"]
+    keys = list(medians[STORES[0]])
+    order = {"open run": 0, "end run": 99}
+    keys.sort(key=lambda k: (k.split("|")[0] != "train", order.get(k.split("|")[1], 1), k))
+    rows = []
+    for key in keys:
+        stage, call = key.split("|")
+        if call == "import MLflow":
+            continue
+        call = "open run (resume)" if (stage, call) == ("evaluate", "open run") else call
+        rows.append([f"{stage}@: {call}", *(common.fmt(1000 * medians[s].get(key), 0) for s in STORES)])
+    calls = {s: _calls(medians[s]) for s in STORES}
+    imports = {s: _imports(medians[s]) for s in STORES}
+    rows.append(["**tracking calls per run**", *(f"**{1000 * calls[s]:,.0f}**" for s in STORES)])
+    rows.append(
+        ["`import mlflow` (train and evaluate processes)", *(f"{1000 * imports[s]:,.0f}" for s in STORES)]
+    )
+    rows.append(
+        [
+            f"**total per run**, share of a {TRAINING_MINUTE:.0f}-s training run",
+            *(_with_share(calls[s] + imports[s]) for s in STORES),
+        ]
+    )
+    first = {s: _calls(result["first_run"][s]) for s in STORES}
+    rows.append(["first run on a fresh store: tracking calls", *(f"{1000 * first[s]:,.0f}" for s in STORES)])
+    history = result["history"]
+    n_values = history[STORES[0]]["values"]
+    history_rows = [
+        [f"{n_values} × `log_metric` (one call per metric and epoch)"]
+        + [common.fmt(1000 * history[s]["naive"], 0) for s in STORES],
+        ["1 × `log_batch` (what `Run.log_history` sends)"]
+        + [common.fmt(1000 * history[s]["batched"], 1) for s in STORES],
+    ]
+    return "\n\n".join(
+        [
+            f"One {result['epochs']}-epoch dense-128 run (train@ + evaluate@, each a fresh process as under "
+            f"`dvc repro`), milliseconds, median of {result['runs']} run(s) per store after a warm-up run. "
+            "The local `mlflow server` (1 worker, SQLite behind it) took "
+            f"{result['server_start_seconds']:.1f} s to answer /health.",
+            common.table(["tracking call", *(f"{s} ms" for s in STORES)], rows, "lrr"),
+            f"Logging the {result['epochs']}-epoch history ({len(HISTORY_METRICS)} metrics per epoch):",
+            common.table(["how", *(f"{s} ms" for s in STORES)], history_rows, "lrr"),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = common.parser(__doc__).parse_args(argv)
+    started = time.perf_counter()
+    common.require_fashion_mnist()
+    with common.workdir("mlflow-cost", keep=args.keep) as work:
+        result = measure(work, QUICK_RUNS if args.quick else FULL_RUNS)
+    common.publish("mlflow_cost", args, render(result), result, started)
+
+
+if __name__ == "__main__":
+    common.main_wrapper(main)
