@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import requests
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -846,68 +845,6 @@ def test_preprocess_killed_mid_write_keeps_its_previous_output(processed_project
 # --- (5) the tracking server dies mid-run ------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_mlflow_server(directory: Path) -> tuple[str, subprocess.Popen]:
-    """A live `mlflow server` on a free port (its own process group); returns (URI, process)."""
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{directory / 'mlflow.db'}",
-            "--default-artifact-root",
-            (directory / "artifacts").as_uri(),
-        ],  # fmt: skip
-        cwd=directory,
-        env=env,
-        stdout=(directory / "server.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return requests.get(f"{uri}/health", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(healthy, server, 120, "mlflow server health")
-    except AssertionError:
-        kill_group(server)
-        raise AssertionError((directory / "server.log").read_text()[-3000:]) from None
-    return uri, server
-
-
-@pytest.fixture
-def live_mlflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A live `mlflow server`: the session's (conftest's `mlflow_server`) if there is one, else our own."""
-    try:
-        yield request.getfixturevalue("mlflow_server")
-        return
-    except pytest.FixtureLookupError:
-        pass
-    uri, server = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
-    try:
-        yield uri
-    finally:
-        kill_group(server)
-
-
 class Outage:
     """A TCP relay in front of a live server that can go down for good, open connections included.
 
@@ -969,12 +906,12 @@ def restore_mlflow_env() -> Iterator[None]:
 def test_tracking_server_dying_mid_run_costs_no_output(
     processed_project: Path,
     tmp_path: Path,
-    live_mlflow: str,
+    mlflow_server: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     restore_mlflow_env: None,
 ) -> None:
-    outage = Outage(live_mlflow)
+    outage = Outage(mlflow_server)
     uri, masked = f"http://alice:s3cret@127.0.0.1:{outage.port}", f"http://alice:***@127.0.0.1:{outage.port}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     params = copy.deepcopy(PARAMS)
@@ -990,7 +927,7 @@ def test_tracking_server_dying_mid_run_costs_no_output(
     assert record["status"] == "logged" and record["tracking_uri"] == masked
     from mlflow import MlflowClient
 
-    logged = MlflowClient(tracking_uri=live_mlflow).get_run(record["run_id"])
+    logged = MlflowClient(tracking_uri=mlflow_server).get_run(record["run_id"])
     assert logged.data.tags["tracking.uri"] == masked
     assert "s3cret" not in json.dumps([logged.data.tags, logged.data.params])
 
@@ -1040,11 +977,14 @@ def test_tracking_server_dying_mid_run_costs_no_output(
 
 @pytest.mark.e2e
 def test_tracking_password_never_reaches_stdout(
-    live_mlflow: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture, restore_mlflow_env: None
+    mlflow_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+    restore_mlflow_env: None,
 ) -> None:
     from pipeline import tracking
 
-    relay = Outage(live_mlflow)  # a relay only: the URI then carries a password the server ignores
+    relay = Outage(mlflow_server)  # a relay only: the URI then carries a password the server ignores
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cret@127.0.0.1:{relay.port}")
     params = copy.deepcopy(PARAMS)
     params["mlflow"]["experiment_prefix"] = "reliability-"
