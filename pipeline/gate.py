@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.config import Gate
-from pipeline.promotion import greater_is_better
+from pipeline.promotion import as_number, greater_is_better
 
 NEW, BETTER, SAME, WITHIN, REGRESSED, MISSING = (
     "new",
@@ -106,7 +106,7 @@ def compare(
             if metric not in now and metric not in before:
                 continue
             checks.append(
-                _check(experiment, metric, _number(before.get(metric)), _number(now.get(metric)), gate)
+                _check(experiment, metric, as_number(before.get(metric)), as_number(now.get(metric)), gate)
             )
     return Result(tuple(checks))
 
@@ -166,15 +166,6 @@ def _format(value: float | None, signed: bool = False) -> str:
     if not math.isfinite(value):
         return str(value)
     return f"{value:+.4g}" if signed else f"{value:.4g}"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _finite(value: float | None) -> bool:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import PipelineError
+from pipeline.promotion import as_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -277,16 +278,6 @@ def _key(name: str) -> str:
     return _BAD_KEY_CHARACTERS.sub("_", name)[:MAX_KEY]
 
 
-def _number(value: Any) -> float | None:
-    """A metric value as float, or None for what is not a number (strings, lists, None)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -385,7 +376,7 @@ class Run:
             batch = [
                 Metric(_key(key), number, now, step or 0)
                 for key, value in _flatten(metrics, "_").items()
-                if (number := _number(value)) is not None
+                if (number := as_number(value)) is not None
             ]
             self._client.log_batch(self.run_id, metrics=batch)
 
@@ -405,7 +396,7 @@ class Run:
             for index, row in enumerate(rows):
                 epoch = int(row.get("epoch", index + 1))
                 for key, value in _flatten(row, "_").items():
-                    if key != "epoch" and (number := _number(value)) is not None:
+                    if key != "epoch" and (number := as_number(value)) is not None:
                         batch.append(Metric(_key(key), number, now, epoch))
             if batch:
                 self._client.log_batch(self.run_id, metrics=batch)
@@ -733,7 +724,7 @@ def champion(
         details = client.get_model_version(model_name, str(version))
     except MlflowException as err:
         raise _unreachable(uri, _scrub(str(err), uri)) from err
-    value = _number(details.tags.get("promote.value"))
+    value = as_number(details.tags.get("promote.value"))
     stored_metric = details.tags.get("promote.metric")
     if metric_name is not None and stored_metric != metric_name:
         logger.warning(
