@@ -138,6 +138,22 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.C
     return result
 
 
+def shrink_params(params: dict, experiments: dict[str, dict], *, epochs: int = 2) -> None:
+    """The real params made small: only `experiments`, the data sets and models they use, few epochs."""
+    params["experiments"] = experiments
+    used = {spec["dataset"] for spec in experiments.values()}
+    params["datasets"] = {name: cfg for name, cfg in params["datasets"].items() if name in used}
+    params["models"] = {
+        backend: {
+            name: cfg
+            for name, cfg in models.items()
+            if any(s["backend"] == backend and s["model"] == name for s in experiments.values())
+        }
+        for backend, models in params["models"].items()
+    }
+    params["train"]["keras"].update(epochs=epochs, batch_size=32)
+
+
 def make_project(destination: Path, edit_params=None) -> Path:
     """A git + DVC copy of the project in `destination`, with params.yaml passed through `edit_params`."""
     destination.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from pipeline import io
-from tests.conftest import make_project, run
+from tests.conftest import make_project, run, shrink_params
 
 pytestmark = pytest.mark.e2e
 
@@ -18,18 +18,15 @@ EXPERIMENTS = ("iris-logreg", "iris-dnn", "sunspots-ridge", "sunspots-lstm")
 
 def shrink(params: dict) -> None:
     """Two data sets, one experiment per backend on each, two epochs: the real config, made small."""
-    params["datasets"] = {name: params["datasets"][name] for name in ("iris", "sunspots")}
-    params["experiments"] = {
-        "iris-logreg": {"dataset": "iris", "backend": "sklearn", "model": "logreg"},
-        "iris-dnn": {"dataset": "iris", "backend": "keras", "model": "iris_dnn"},
-        "sunspots-ridge": {"dataset": "sunspots", "backend": "sklearn", "model": "ridge"},
-        "sunspots-lstm": {"dataset": "sunspots", "backend": "keras", "model": "lstm_forecaster"},
-    }
-    params["models"] = {
-        "sklearn": {name: params["models"]["sklearn"][name] for name in ("logreg", "ridge")},
-        "keras": {name: params["models"]["keras"][name] for name in ("iris_dnn", "lstm_forecaster")},
-    }
-    params["train"]["keras"].update(epochs=2, batch_size=32)
+    shrink_params(
+        params,
+        {
+            "iris-logreg": {"dataset": "iris", "backend": "sklearn", "model": "logreg"},
+            "iris-dnn": {"dataset": "iris", "backend": "keras", "model": "iris_dnn"},
+            "sunspots-ridge": {"dataset": "sunspots", "backend": "sklearn", "model": "ridge"},
+            "sunspots-lstm": {"dataset": "sunspots", "backend": "keras", "model": "lstm_forecaster"},
+        },
+    )
 
 
 def stale_stages(project: Path) -> set[str]:

@@ -16,24 +16,21 @@ import pytest
 import yaml
 
 from pipeline import config, retrain
-from tests.conftest import ROOT, make_project, run, subprocess_env
+from tests.conftest import ROOT, make_project, run, shrink_params, subprocess_env
 
 TRAINING = {"train@iris-logreg", "train@iris-dnn", "train@sunspots-ridge"}
 
 
 def shrink(params: dict) -> None:
     """Two data sets; a scikit-learn and a two-epoch Keras model on iris, a ridge forecaster on sunspots."""
-    params["datasets"] = {name: params["datasets"][name] for name in ("iris", "sunspots")}
-    params["experiments"] = {
-        "iris-logreg": {"dataset": "iris", "backend": "sklearn", "model": "logreg"},
-        "iris-dnn": {"dataset": "iris", "backend": "keras", "model": "iris_dnn"},
-        "sunspots-ridge": {"dataset": "sunspots", "backend": "sklearn", "model": "ridge"},
-    }
-    params["models"] = {
-        "sklearn": {name: params["models"]["sklearn"][name] for name in ("logreg", "ridge")},
-        "keras": {"iris_dnn": params["models"]["keras"]["iris_dnn"]},
-    }
-    params["train"]["keras"].update(epochs=2, batch_size=32)
+    shrink_params(
+        params,
+        {
+            "iris-logreg": {"dataset": "iris", "backend": "sklearn", "model": "logreg"},
+            "iris-dnn": {"dataset": "iris", "backend": "keras", "model": "iris_dnn"},
+            "sunspots-ridge": {"dataset": "sunspots", "backend": "sklearn", "model": "ridge"},
+        },
+    )
 
 
 def remote_files(remote: Path) -> dict[str, float]:
