@@ -18,7 +18,10 @@ from pipeline.errors import PipelineError
 
 DEFAULT_PARAMS = Path("params.yaml")
 
-Task = Literal["classification", "regression", "forecast"]
+Task = Literal["classification", "regression", "forecast", "language_model"]
+TabularTask = Literal["classification", "regression", "forecast"]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Md5 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 Share = Annotated[float, Field(gt=0, lt=1)]
 Rate = Annotated[float, Field(ge=0, lt=1)]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -54,24 +57,40 @@ class SklearnSource(Section):
 
 
 class RemoteFile(Section):
-    """One file of a remote data set: where it lives and the sha256 of its (decompressed) bytes."""
+    """One file of a remote data set: where it lives and the digest of its bytes.
+
+    `sha256` is of the payload (a `.gz` file decompressed, unless the source keeps it whole). `md5`
+    only where upstream publishes nothing stronger (Keras' word-index JSON files): give one of them.
+    """
 
     url: str
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sha256: Sha256 | None = None
+    md5: Md5 | None = None
+
+    @model_validator(mode="after")
+    def _one_digest(self) -> RemoteFile:
+        if (self.sha256 is None) == (self.md5 is None):
+            raise ValueError("give exactly one of sha256 and md5 (the pinned digest of the file)")
+        return self
 
 
-class IdxSource(Section):
+class Mirrored(Section):
+    """A remote data set that a mirror can serve: `mirror` (a directory, file:// or http(s):// base)
+    is tried before the canonical URLs; PIPELINE_MIRROR_<DATASET> overrides it. `mirror_package`
+    names a Debian package that installs the files into `mirror`."""
+
+    mirror: str | None = None
+    mirror_package: str | None = None
+
+
+class IdxSource(Mirrored):
     """MNIST-format IDX files (`.gz` or plain), fetched from a mirror or their canonical URLs.
 
     `files` maps the roles train_images / train_labels / test_images / test_labels to a RemoteFile.
-    `mirror` (a directory, file:// or http(s):// base) is tried before the canonical URL; the
-    environment variable PIPELINE_MIRROR_<DATASET> overrides it.
     """
 
     source: Literal["idx"]
     files: dict[Literal["train_images", "train_labels", "test_images", "test_labels"], RemoteFile]
-    mirror: str | None = None
-    mirror_package: str | None = None  # a Debian package that installs the files into `mirror`
     class_names: list[str] | None = None
     split: Split = Split(val_size=0.1, test_size=0.2)  # test_size unused: IDX sets ship their test split
 
@@ -98,9 +117,9 @@ class CsvSource(Section):
     source: Literal["csv"]
     path: str
     target: str
-    task: Task = "classification"
+    task: TabularTask = "classification"
     time: str | None = None
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    sha256: Sha256 | None = None
     window: PositiveInt = 12
     split: Split = Split()
 
@@ -111,8 +130,99 @@ class CsvSource(Section):
         return self
 
 
+class TextEncoding(Section):
+    """How documents become token ids (the vocabulary is fitted on the training split only).
+
+    Ids: 0 is padding, 1 an unknown token, then the `vocab_size - 2` commonest training tokens.
+    Classification documents are cut to their first `max_length` tokens and padded in front.
+    """
+
+    tokens: Literal["word", "char"] = "word"
+    vocab_size: Annotated[int, Field(ge=3)] = 10_000
+    max_length: PositiveInt = 200
+    lowercase: bool = True
+    min_count: PositiveInt = 1  # rarer training tokens become unknown
+
+
+class TextSource(Section):
+    """Labelled documents: a CSV (text + label columns), a directory with one sub-directory or file per
+    label, or fortune files (`%`-separated entries, one file per label).
+
+    `task: language_model` ignores the labels: documents are split (by document, so no text is shared
+    between splits) and cut into windows of `window` tokens, each predicting the next token.
+    """
+
+    source: Literal["text"]
+    path: str
+    format: Literal["csv", "folders", "fortune"]
+    text_column: str = "text"  # csv
+    label_column: str = "label"  # csv
+    categories: list[str] | None = None  # labels to keep (file / sub-directory / CSV label); None: all
+    package: str | None = None  # a Debian package that installs `path`
+    task: Literal["classification", "language_model"] = "classification"
+    encoding: TextEncoding = TextEncoding()
+    window: PositiveInt = 40  # language_model: tokens of context per sample
+    stride: PositiveInt = 3  # language_model: tokens between the starts of consecutive windows
+    split: Split = Split()
+
+
+class KerasNpzSource(Mirrored):
+    """IMDB / Reuters in Keras' `.npz` layout (word-id sequences) plus their word-index JSON.
+
+    `files` maps `data` and `word_index` to a RemoteFile; the ids are turned back into words and
+    encoded like any text data set, so `encoding` applies (vocabulary fitted on train only).
+    """
+
+    source: Literal["keras_npz"]
+    name: Literal["imdb", "reuters"]
+    files: dict[Literal["data", "word_index"], RemoteFile]
+    encoding: TextEncoding = TextEncoding()
+    class_names: list[str] | None = None
+    split: Split = Split(val_size=0.1, test_size=0.2)  # test_size unused: both ship a test split
+
+    @model_validator(mode="after")
+    def _has_all_files(self) -> KerasNpzSource:
+        missing = {"data", "word_index"} - set(self.files)
+        if missing:
+            raise ValueError(f"files is missing {sorted(missing)}")
+        return self
+
+
+class CifarSource(Mirrored):
+    """CIFAR-10 / CIFAR-100 from the canonical **binary** archive (no pickle), extracted safely."""
+
+    source: Literal["cifar"]
+    name: Literal["cifar10", "cifar100"]
+    archive: RemoteFile
+    label: Literal["fine", "coarse"] = "fine"  # cifar100: 100 classes or 20 superclasses
+    split: Split = Split(val_size=0.1, test_size=0.2)  # test_size unused: CIFAR ships its test split
+
+
+class ImageFolderSource(Mirrored):
+    """A directory with one sub-directory of images per class, or an archive holding one.
+
+    Images are decoded, converted to `color_mode` and resized to `image_size` (height, width).
+    With `archive`, `path` is the directory inside the extracted archive.
+    """
+
+    source: Literal["imagefolder"]
+    path: str
+    archive: RemoteFile | None = None
+    image_size: tuple[PositiveInt, PositiveInt] = (64, 64)
+    color_mode: Literal["rgb", "grayscale"] = "rgb"
+    split: Split = Split()
+
+
 DatasetConfig = Annotated[
-    SklearnSource | IdxSource | StatsmodelsSource | CsvSource, Field(discriminator="source")
+    SklearnSource
+    | IdxSource
+    | StatsmodelsSource
+    | CsvSource
+    | TextSource
+    | KerasNpzSource
+    | CifarSource
+    | ImageFolderSource,
+    Field(discriminator="source"),
 ]
 
 
@@ -157,16 +267,43 @@ class CnnModel(Section):
 
 
 class LstmModel(Section):
+    """Stacked LSTMs over a sequence, image rows, or token ids (through an Embedding of `embedding_dim`)."""
+
     family: Literal["lstm"]
     units: list[PositiveInt] = [64]
     bidirectional: bool = False
     dropout_rate: Rate = 0.0
+    embedding_dim: PositiveInt = 64  # token-id input only
 
 
-KerasModelConfig = Annotated[DnnModel | CnnModel | LstmModel, Field(discriminator="family")]
-SklearnModelConfig = Annotated[SklearnModel | FaceCompletionModel, Field(discriminator="family")]
+class Conv1dModel(Section):
+    """Embedding -> Dropout -> Conv1D blocks (MaxPooling1D between them) -> global max pool -> Dense."""
+
+    family: Literal["conv1d"]
+    embedding_dim: PositiveInt = 64
+    dropout_rate: Rate = 0.2
+    filters: list[PositiveInt] = [128]
+    kernel_size: PositiveInt = 5
+    pool_size: PositiveInt = 4
+    dense_units: list[PositiveInt] = [64]
+
+
+class TfidfModel(Section):
+    """TF-IDF features of word or character n-grams feeding a linear classifier, as one Pipeline."""
+
+    family: Literal["tfidf"]
+    analyzer: Literal["word", "char_wb"] = "word"
+    ngram_range: tuple[PositiveInt, PositiveInt] = (1, 2)
+    max_features: PositiveInt | None = 50_000
+    sublinear_tf: bool = True
+    estimator: str = "logistic_regression"
+    hyperparameters: dict[str, Any] = {}
+
+
+KerasModelConfig = Annotated[DnnModel | CnnModel | LstmModel | Conv1dModel, Field(discriminator="family")]
+SklearnModelConfig = Annotated[SklearnModel | FaceCompletionModel | TfidfModel, Field(discriminator="family")]
 ModelConfig = KerasModelConfig | SklearnModelConfig
-KERAS_FAMILIES = ("dnn", "cnn", "lstm")
+KERAS_FAMILIES = ("dnn", "cnn", "lstm", "conv1d")
 Backend = Literal["keras", "sklearn"]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline import config
 from pipeline.datasets import download, idx, sources
+from pipeline.datasets.sources import idx_files as idx_source
 from pipeline.errors import PipelineError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -34,7 +35,7 @@ def test_fetch_from_http_mirror_verifies_and_decompresses(http_server, idx_files
     images = idx.read_idx(out / "train_images.idx")
     assert images.shape == (60, 6, 6)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*(f"{r}.idx" for r in sources.IDX_ROLES), "meta.json"]
+        [*(f"{r}.idx" for r in idx_source.ROLES), "meta.json"]
     )
 
 

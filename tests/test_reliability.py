@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 from pipeline import config, io, training
 from pipeline.datasets import download, idx, processed, sources
+from pipeline.datasets.sources import idx_files as idx_source
 from pipeline.errors import PipelineError
 from stages import cli
 from stages import download as download_stage
@@ -582,7 +583,7 @@ def test_download_cut_off_every_time_fails_and_leaves_nothing(idx_dataset, tmp_p
     assert idx.read_idx(out / "train_images.idx").shape == (60_000, 6, 6)
     assert list((tmp_path / "data" / "raw").iterdir()) == [out]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*(f"{r}.idx" for r in sources.IDX_ROLES), "meta.json"]
+        [*(f"{r}.idx" for r in idx_source.ROLES), "meta.json"]
     )
 
 
@@ -648,7 +649,7 @@ def test_download_stage_killed_mid_body_leaves_no_partial_file(idx_dataset, tmp_
     with contextlib.chdir(project):
         assert in_process(download_stage.main, ["tiny"])[0] == 0  # starts clean, verifies
     assert [p.name for p in raw.iterdir()] == ["tiny"]  # the killed run's staging dir is gone
-    for role in sources.IDX_ROLES:
+    for role in idx_source.ROLES:
         assert idx.read_idx(raw / "tiny" / f"{role}.idx").shape[0] in (60_000, 20)
 
 

@@ -2,9 +2,10 @@
 
 Accepted locations are a local directory, a `file://` base or an `http(s)://` base; nothing
 fetched is ever executed. HTTP retries network errors and 5xx answers with exponential
-back-off. The sha256 is checked on the payload (after gunzip for `.gz` files, because
-mirrors such as Debian's `dataset-fashion-mnist` recompress the archives); only a verified
-payload is renamed into place, so an interrupted or corrupt download never looks complete.
+back-off. The digest is checked on the payload (after gunzip for `.gz` files, because mirrors
+such as Debian's `dataset-fashion-mnist` recompress them; archives kept whole, such as `.tar.gz`,
+are checked as published); only a verified payload is renamed into place, so an interrupted or
+corrupt download never looks complete.
 A body cut off mid-way is fetched again (resumed with an HTTP Range request where the server allows
 it, else from the start), and the scratch file a killed download left is deleted by the next one.
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 import requests
@@ -25,6 +28,7 @@ from tqdm import tqdm
 from urllib3.util.retry import Retry
 
 from pipeline import io
+from pipeline.config import RemoteFile
 from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,25 @@ def _session() -> requests.Session:
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
     return session
+
+
+def mirror_env_var(name: str) -> str:
+    return f"PIPELINE_MIRROR_{name.upper()}"
+
+
+def mirror_for(name: str, configured: str | None) -> str | None:
+    """The mirror to try first for data set `name`: PIPELINE_MIRROR_<NAME> if set, else `configured`."""
+    return os.environ.get(mirror_env_var(name)) or configured
+
+
+def mirror_hint(name: str, package: str | None) -> str:
+    """How to get data set `name` without network: its Debian package (if any) or a mirror."""
+    install = f"install it with `sudo apt-get install {package}`, or " if package else ""
+    return (
+        f"To get data set {name!r} offline, {install}point datasets.{name}.mirror "
+        f"(or the environment variable {mirror_env_var(name)}) at a directory, file:// or http(s):// "
+        "base holding its files."
+    )
 
 
 def candidates(url: str, mirror: str | None) -> list[str]:
@@ -172,8 +195,13 @@ def _content_range_start(response: requests.Response) -> int | None:
     return int(first) if unit == "bytes" and first.isdigit() else None
 
 
-def _payload_digest(path: Path, compressed: bool) -> str:
-    digest = hashlib.sha256()
+def fetch_remote(spec: RemoteFile, dest: Path, **options: Any) -> Path:
+    """`fetch` for a RemoteFile of params.yaml (its URL and pinned digest); options as for `fetch`."""
+    return fetch(spec.url, spec.sha256, dest, md5=spec.md5, **options)
+
+
+def _payload_digest(path: Path, compressed: bool, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
     opener = gzip.open if compressed else open
     try:
         with opener(path, "rb") as handle:
@@ -184,12 +212,26 @@ def _payload_digest(path: Path, compressed: bool) -> str:
     return digest.hexdigest()
 
 
-def fetch(url: str, sha256: str, dest: Path, *, mirror: str | None = None, hint: str = "") -> Path:
-    """Fetch `url` (or its mirror copy) to `dest`, decompressed if `.gz`, verified against `sha256`.
+def fetch(
+    url: str,
+    sha256: str | None,
+    dest: Path,
+    *,
+    mirror: str | None = None,
+    hint: str = "",
+    md5: str | None = None,
+    decompress: bool = True,
+) -> Path:
+    """Fetch `url` (or its mirror copy) to `dest`, verified against `sha256` (or `md5` where upstream
+    publishes nothing stronger). A `.gz` file is decompressed and its payload verified, unless
+    `decompress` is false (archives kept whole, verified as published).
 
     Returns `dest`. Raises ChecksumError on wrong bytes and PipelineError when no location answers.
     """
-    compressed = urlparse(url).path.endswith(".gz")
+    if (sha256 is None) == (md5 is None):
+        raise ValueError("give exactly one of sha256 and md5")
+    algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
+    compressed = decompress and urlparse(url).path.endswith(".gz")
     locations = candidates(url, mirror)
     for location in locations:
         check_location(location)  # before any request: nothing but http(s) and files is ever fetched
@@ -205,18 +247,18 @@ def fetch(url: str, sha256: str, dest: Path, *, mirror: str | None = None, hint:
                 failures.append(f"{shown(location)}: {reason}")
                 log.warning("could not fetch %s (%s); trying the next location", shown(location), reason)
                 continue
-            actual = _payload_digest(raw, compressed)
-            if actual != sha256:
+            actual = _payload_digest(raw, compressed, algorithm)
+            if actual != expected:
                 raise ChecksumError(
                     f"checksum mismatch for {Path(urlparse(location).path).name} from {shown(location)}: "
-                    f"expected sha256 {sha256}, got {actual}. Nothing was written; "
+                    f"expected {algorithm} {expected}, got {actual}. Nothing was written; "
                     "fix or remove the mirror copy, or update the pinned hash if the source changed."
                 )
             with io.atomic_path(dest) as final, final.open("wb") as out:
                 opener = gzip.open if compressed else open
                 with opener(raw, "rb") as payload:
                     shutil.copyfileobj(payload, out, CHUNK)
-            log.info("fetched %s from %s (sha256 verified)", dest.name, shown(location))
+            log.info("fetched %s from %s (%s verified)", dest.name, shown(location), algorithm)
             return dest
     raise PipelineError(
         f"could not fetch {Path(urlparse(url).path).name} from any location:\n  "

@@ -7,107 +7,17 @@ and are recorded in the schema.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
-from pipeline.config import CsvSource, DatasetConfig
-from pipeline.datasets import idx
+from pipeline.config import DatasetConfig
 from pipeline.datasets.processed import ProcessedData, Schema, Split
-from pipeline.datasets.sources import IDX_ROLES
+from pipeline.datasets.raw import Raw
+from pipeline.datasets.sources import read_raw
 from pipeline.errors import PipelineError
 
 MIN_PER_CLASS = 3  # one sample each for train, val and test
-
-
-@dataclass(frozen=True)
-class Raw:
-    """A raw data set in memory, before splitting."""
-
-    task: str
-    layout: str
-    x: np.ndarray
-    y: np.ndarray | None = None  # None for a univariate series (targets come from windows)
-    class_names: tuple[str, ...] | None = None
-    test: tuple[np.ndarray, np.ndarray] | None = None  # a test split shipped with the data
-
-
-def _read_meta(raw_dir: Path) -> dict:
-    path = raw_dir / "meta.json"
-    if not path.exists():
-        raise PipelineError(f"{path} not found: run `dvc repro download@{raw_dir.name}` first")
-    return io.read_json(path)
-
-
-def _read_idx(raw_dir: Path, cfg) -> Raw:
-    arrays = {role: idx.read_idx(raw_dir / f"{role}.idx") for role in IDX_ROLES}
-    n_classes = int(arrays["train_labels"].max()) + 1
-    names = tuple(cfg.class_names) if cfg.class_names else tuple(str(i) for i in range(n_classes))
-    return Raw(
-        task="classification",
-        layout="image",
-        x=arrays["train_images"][..., np.newaxis].astype(np.float32),
-        y=arrays["train_labels"].astype(np.int64),
-        class_names=names,
-        test=(
-            arrays["test_images"][..., np.newaxis].astype(np.float32),
-            arrays["test_labels"].astype(np.int64),
-        ),
-    )
-
-
-def _read_csv(raw_dir: Path, cfg: CsvSource, name: str) -> Raw:
-    import pandas as pd
-
-    frame = pd.read_csv(raw_dir / "data.csv")
-    if cfg.target not in frame.columns:
-        raise PipelineError(
-            f"datasets.{name}.target: column {cfg.target!r} is not in the CSV; "
-            f"columns: {', '.join(frame.columns)}"
-        )
-    if cfg.time is not None:
-        if cfg.time not in frame.columns:
-            raise PipelineError(f"datasets.{name}.time: column {cfg.time!r} is not in the CSV")
-        frame = frame.sort_values(cfg.time, kind="stable")
-    if cfg.task == "forecast":
-        values = pd.to_numeric(frame[cfg.target], errors="coerce")
-        _require_numeric(name, values.to_frame(), [cfg.target])
-        return Raw(task="forecast", layout="sequence", x=values.to_numpy(np.float32)[:, np.newaxis])
-    features = frame.drop(columns=[c for c in (cfg.target, cfg.time) if c is not None])
-    numeric = features.apply(pd.to_numeric, errors="coerce")
-    _require_numeric(name, numeric, list(features.columns))
-    x = numeric.to_numpy(np.float32)
-    if cfg.task == "classification":
-        labels = frame[cfg.target].astype(str).to_numpy()
-        names, y = np.unique(labels, return_inverse=True)
-        return Raw("classification", "tabular", x, y.astype(np.int64), tuple(str(n) for n in names))
-    target = pd.to_numeric(frame[cfg.target], errors="coerce")
-    _require_numeric(name, target.to_frame(), [cfg.target])
-    return Raw("regression", "tabular", x, target.to_numpy(np.float32))
-
-
-def _require_numeric(name: str, frame, columns: list[str]) -> None:
-    bad = [c for c in columns if frame[c].isna().any()]
-    if bad:
-        raise PipelineError(
-            f"dataset {name!r}: column(s) {', '.join(map(str, bad))} hold empty or non-numeric values; "
-            "clean the CSV or drop those columns"
-        )
-
-
-def read_raw(name: str, cfg: DatasetConfig, raw_dir: Path) -> Raw:
-    """Load what `download` wrote for data set `name`."""
-    raw_dir = Path(raw_dir)
-    meta = _read_meta(raw_dir)
-    if cfg.source == "idx":
-        return _read_idx(raw_dir, cfg)
-    if cfg.source == "csv":
-        return _read_csv(raw_dir, cfg, name)
-    arrays = io.load_arrays(raw_dir / "data.npz")
-    names = tuple(meta["class_names"]) if meta.get("class_names") else None
-    return Raw(meta["task"], meta["layout"], arrays["x"], arrays.get("y"), names)
 
 
 def _check_classes(name: str, y: np.ndarray, class_names) -> None:

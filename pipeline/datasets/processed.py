@@ -2,10 +2,12 @@
 
 `data/processed/<dataset>/` holds `train.npz`, `val.npz`, `test.npz` (arrays `x`, `y`) and
 `schema.json`. Layouts: `image` is NHWC float32, `tabular` is (n, features) float32,
-`sequence` is (n, steps, features) float32. Classification targets are int64 labels
-0..n_classes-1; regression and forecast targets are float32, standardised with the train
-split's `target_scale` (mean, std) so models train on unit scale and evaluation reports
-errors in the original units.
+`sequence` is (n, steps, features) float32, `text` is (n, length) int32 token ids into the
+schema's `vocabulary` (also written as `vocabulary.json`; id 0 is padding, 1 an unknown token).
+Classification targets are int64 labels 0..n_classes-1; a `language_model` is classification
+over the vocabulary (the next token of each window). Regression and forecast targets are float32,
+standardised with the train split's `target_scale` (mean, std) so models train on unit scale
+and evaluation reports errors in the original units.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pipeline import io
 from pipeline.errors import PipelineError
 
 SPLITS = ("train", "val", "test")
-Layout = Literal["image", "tabular", "sequence"]
+Layout = Literal["image", "tabular", "sequence", "text"]
+Task = Literal["classification", "regression", "forecast", "language_model"]
+VOCABULARY_FILE = "vocabulary.json"
 
 
 @dataclass(frozen=True)
@@ -32,13 +36,20 @@ class Split:
 @dataclass(frozen=True)
 class Schema:
     dataset: str
-    task: Literal["classification", "regression", "forecast"]
+    task: Task
     layout: Layout
     input_shape: tuple[int, ...]
     n_classes: int | None = None
     class_names: tuple[str, ...] | None = None
     target_scale: tuple[float, float] | None = None  # (mean, std) of the train targets
+    vocabulary: tuple[str, ...] | None = None  # text: token of each id
+    tokens: Literal["word", "char"] | None = None  # text: what a token is (how to join them back)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_categorical(self) -> bool:
+        """Targets are class ids (classification, or the next token of a language model)."""
+        return self.task in ("classification", "language_model")
 
     def unscale_targets(self, y: np.ndarray) -> np.ndarray:
         """Standardised regression targets or predictions back in the data's own units."""
@@ -65,7 +76,7 @@ def _split_summary(split: Split, schema: Schema) -> dict[str, Any]:
         "x": {"shape": list(split.x.shape), "dtype": split.x.dtype.str, "sha256": io.sha256_array(split.x)},
         "y": {"shape": list(split.y.shape), "dtype": split.y.dtype.str, "sha256": io.sha256_array(split.y)},
     }
-    if schema.task == "classification":
+    if schema.task == "classification":  # a language model's thousands of "classes" are not summarised
         counts = np.bincount(split.y.astype(np.int64), minlength=schema.n_classes or 0)
         summary["class_counts"] = counts.tolist()
     return summary
@@ -83,9 +94,13 @@ def save(out_dir: Path | str, data: ProcessedData) -> None:
         "n_classes": schema.n_classes,
         "class_names": list(schema.class_names) if schema.class_names else None,
         "target_scale": list(schema.target_scale) if schema.target_scale else None,
+        "tokens": schema.tokens,
+        "vocabulary_size": len(schema.vocabulary) if schema.vocabulary else None,
         "extra": schema.extra,
         "splits": {},
     }
+    if schema.vocabulary is not None:
+        io.write_json(out_dir / VOCABULARY_FILE, list(schema.vocabulary))
     for name in SPLITS:
         split = data.split(name)
         io.save_arrays(out_dir / f"{name}.npz", {"x": split.x, "y": split.y})
@@ -106,9 +121,23 @@ def load_schema(in_dir: Path | str) -> tuple[Schema, dict[str, Any]]:
         n_classes=document["n_classes"],
         class_names=tuple(document["class_names"]) if document["class_names"] else None,
         target_scale=tuple(document["target_scale"]) if document["target_scale"] else None,
+        vocabulary=_load_vocabulary(Path(in_dir), document),
+        tokens=document.get("tokens"),
         extra=document.get("extra", {}),
     )
     return schema, document
+
+
+def _load_vocabulary(in_dir: Path, document: dict[str, Any]) -> tuple[str, ...] | None:
+    if not document.get("vocabulary_size"):
+        return None
+    vocabulary = tuple(io.read_json(in_dir / VOCABULARY_FILE))
+    if len(vocabulary) != document["vocabulary_size"]:
+        raise PipelineError(
+            f"{in_dir / VOCABULARY_FILE} has {len(vocabulary)} tokens, schema.json says "
+            f"{document['vocabulary_size']}: re-create it with `dvc repro -f preprocess@{in_dir.name}`"
+        )
+    return vocabulary
 
 
 def load(in_dir: Path | str, verify: bool = True) -> ProcessedData:

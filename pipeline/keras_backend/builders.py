@@ -101,15 +101,23 @@ def build_lstm(
     units: Sequence[int] = (64,),
     bidirectional: bool = False,
     dropout_rate: float = 0.0,
+    embedding_dim: int = 64,
+    vocab_size: int | None = None,
 ) -> keras.Model:
-    """Stacked (optionally bidirectional) LSTMs -> head; an image (H, W, C) is read as H steps of W*C."""
-    if len(input_shape) not in (2, 3):
+    """Stacked (optionally bidirectional) LSTMs -> head.
+
+    An image (H, W, C) is read as H steps of W*C; token ids (length,) with `vocab_size` go through an
+    Embedding of `embedding_dim` that masks the padding id 0.
+    """
+    if vocab_size is None and len(input_shape) not in (2, 3):
         raise ValueError(
             f"build_lstm needs a sequence (steps, features) or image (H, W, C) input shape, got {input_shape}"
         )
-    inputs = keras.Input(shape=input_shape, name="x")
+    inputs = keras.Input(shape=input_shape, name="x", dtype="int32" if vocab_size else None)
     x = inputs
-    if len(input_shape) == 3:
+    if vocab_size is not None:
+        x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True)(x)
+    elif len(input_shape) == 3:
         height, width, channels = input_shape
         x = layers.Reshape((height, width * channels))(x)
     for i, n_units in enumerate(units):
@@ -120,8 +128,40 @@ def build_lstm(
     return keras.Model(inputs, _head(x, n_classes), name="lstm")
 
 
+def build_conv1d(
+    input_shape: tuple[int, ...],
+    n_classes: int | None,
+    *,
+    vocab_size: int,
+    embedding_dim: int = 64,
+    dropout_rate: float = 0.2,
+    filters: Sequence[int] = (128,),
+    kernel_size: int = 5,
+    pool_size: int = 4,
+    dense_units: Sequence[int] = (64,),
+) -> keras.Model:
+    """The classic text CNN: Embedding -> Dropout -> Conv1D blocks (MaxPooling1D between them) ->
+    GlobalMaxPooling1D -> dense blocks -> head, over token ids (length,)."""
+    if len(input_shape) != 1:
+        raise ValueError(f"build_conv1d needs token ids of shape (length,), got {input_shape}")
+    inputs = keras.Input(shape=input_shape, name="x", dtype="int32")
+    x = layers.Embedding(vocab_size, embedding_dim)(inputs)
+    if dropout_rate:
+        x = layers.Dropout(dropout_rate)(x)
+    for i, n_filters in enumerate(filters):
+        if i:
+            x = layers.MaxPooling1D(pool_size, padding="same")(x)
+        x = layers.Conv1D(n_filters, kernel_size, padding="same", activation="relu")(x)
+    x = layers.GlobalMaxPooling1D()(x)
+    for units in dense_units:
+        x = _dense_block(x, units, activation="relu", batch_norm=False, dropout_rate=dropout_rate)
+    return keras.Model(inputs, _head(x, n_classes), name="conv1d")
+
+
 BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "dnn": build_dnn,
     "cnn": build_cnn,
     "lstm": build_lstm,
+    "conv1d": build_conv1d,
 }
+TEXT_BUILDERS = ("lstm", "conv1d")  # take token ids when given `vocab_size`

@@ -1,0 +1,32 @@
+"""A raw data set in memory, as a source kind reads it back from `data/raw/<dataset>/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import io
+from pipeline.errors import PipelineError
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Before splitting. `x` is (n, ...) float32 for images / tables / series, or (n,) str documents
+    for the `text` layout. `test`, when set, is a test split shipped with the data."""
+
+    task: str
+    layout: str
+    x: np.ndarray
+    y: np.ndarray | None = None  # None for a univariate series (targets come from windows)
+    class_names: tuple[str, ...] | None = None
+    test: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def read_meta(raw_dir: Path) -> dict:
+    """meta.json of a raw directory, or a PipelineError saying to run the download stage."""
+    path = Path(raw_dir) / "meta.json"
+    if not path.exists():
+        raise PipelineError(f"{path} not found: run `dvc repro download@{Path(raw_dir).name}` first")
+    return io.read_json(path)
