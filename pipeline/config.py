@@ -165,6 +165,12 @@ class TextSource(Section):
     stride: PositiveInt = 3  # language_model: tokens between the starts of consecutive windows
     split: Split = Split()
 
+    @model_validator(mode="after")
+    def _character_language_model(self) -> TextSource:
+        if self.task == "language_model" and self.encoding.tokens != "char":
+            raise ValueError("task language_model is character-level: set encoding.tokens to char")
+        return self
+
 
 class KerasNpzSource(Mirrored):
     """IMDB / Reuters in Keras' `.npz` layout (word-id sequences) plus their word-index JSON.

@@ -27,8 +27,8 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
-from pipeline import io
-from pipeline.config import RemoteFile
+from pipeline import archives, io
+from pipeline.config import Mirrored, RemoteFile
 from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,25 @@ def mirror_hint(name: str, package: str | None) -> str:
         f"(or the environment variable {mirror_env_var(name)}) at a directory, file:// or http(s):// "
         "base holding its files."
     )
+
+
+def mirror_of(name: str, cfg: Mirrored) -> tuple[str | None, str]:
+    """(mirror to try first, hint for when nothing answers) of a mirrored data set; the mirror checked."""
+    mirror = mirror_for(name, cfg.mirror)
+    hint = mirror_hint(name, cfg.mirror_package)
+    check_mirror(mirror, hint)
+    return mirror, hint
+
+
+def fetch_archive(name: str, cfg: Mirrored, spec: RemoteFile, scratch: Path, *, max_bytes: int) -> Path:
+    """Fetch the archive `spec` of data set `name` (mirror first, verified as published) into `scratch`,
+    extract it there safely and return the extracted tree. A `scratch` inside the staging directory
+    means a killed fetch leaves nothing that the next one keeps."""
+    mirror, hint = mirror_of(name, cfg)
+    archive = scratch / Path(urlparse(spec.url).path).name
+    fetch_remote(spec, archive, mirror=mirror, hint=hint, decompress=False)
+    archives.safe_extract(archive, scratch / "extracted", max_bytes=max_bytes)
+    return scratch / "extracted"
 
 
 def candidates(url: str, mirror: str | None) -> list[str]:

@@ -1,8 +1,9 @@
 """The `preprocess` half: raw files -> seeded train / val / test splits, scaled on train only.
 
 Classification splits are stratified; time series are split chronologically into one-step-ahead
-windows. Scaling statistics come from the training split alone (no leakage into val / test)
-and are recorded in the schema.
+windows; text becomes token ids (pipeline.datasets.text_splits). Scaling statistics and
+vocabularies come from the training split alone (no leakage into val / test) and are recorded
+in the schema.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import DatasetConfig
+from pipeline.datasets import text_splits
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 from pipeline.datasets.raw import Raw
 from pipeline.datasets.sources import read_raw
@@ -97,6 +99,10 @@ def _split_series(name: str, raw: Raw, split_cfg, window: int):
 def preprocess(name: str, cfg: DatasetConfig, raw_dir: Path, seed: int) -> ProcessedData:
     """Split, scale and shape data set `name` deterministically for `seed`."""
     raw = read_raw(name, cfg, raw_dir)
+    if raw.layout == "text":
+        if raw.task == "language_model":
+            return text_splits.language_model(name, cfg, raw, seed)
+        return text_splits.classification(name, cfg, raw, _split_tabular(name, raw, cfg.split, seed), seed)
     if raw.task == "forecast":
         splits = _split_series(name, raw, cfg.split, cfg.window)
     else:

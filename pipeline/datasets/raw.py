@@ -13,8 +13,8 @@ from pipeline.errors import PipelineError
 
 @dataclass(frozen=True)
 class Raw:
-    """Before splitting. `x` is (n, ...) float32 for images / tables / series, or (n,) str documents
-    for the `text` layout. `test`, when set, is a test split shipped with the data."""
+    """Before splitting. `x` is (n, ...) float32 for images / tables / series, or (n,) documents
+    (str or object array) for the `text` layout. `test`, when set, is a test split shipped with the data."""
 
     task: str
     layout: str

@@ -19,9 +19,7 @@ ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 
 
 def fetch(name: str, cfg: IdxSource, out: Path) -> None:
-    mirror = download.mirror_for(name, cfg.mirror)
-    hint = download.mirror_hint(name, cfg.mirror_package)
-    download.check_mirror(mirror, hint)
+    mirror, hint = download.mirror_of(name, cfg)
     for role in ROLES:
         download.fetch_remote(cfg.files[role], out / f"{role}.idx", mirror=mirror, hint=hint)
     io.write_json(out / "meta.json", {"source": "idx", "task": "classification", "layout": "image"})
