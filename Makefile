@@ -22,7 +22,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
+DEFAULT_DATA_PACKAGES := fortunes  # Debian packages the default pipeline reads
+
 run: setup  ## the default pipeline on offline data
+	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
 	dvc repro
 
 fashion: setup  ## the Fashion-MNIST experiments (Debian's dataset-fashion-mnist)
@@ -43,6 +46,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 retrain: setup  ## pull -> repro -> gate -> push with the run-cache (README: Scheduled retraining in CI)
+	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
 	python -m pipeline.retrain $(RETRAIN_ARGS)
 
 .PHONY: bench bench-quick

@@ -54,6 +54,15 @@ PUBLISHED: dict[str, tuple[float, str, str]] = {
     ),
     "fashion_mnist-logreg": (0.842, "0.842", "Fashion-MNIST benchmark: LogisticRegression (here C=1, L2)"),
     "digits-svc": (0.97, "0.97", "scikit-learn digits example: SVC γ=0.001 on a 50/50 split"),
+    "fashion_mnist-hog_svc": (0.926, "0.926", "Fashion-MNIST benchmark: HOG + SVM (contributed result)"),
+    "fashion_mnist-mnist_cnn": (
+        0.9917,
+        "0.9917 (MNIST)",
+        "Keras example mnist_cnn (on MNIST; ≥ 0.91 expected here)",
+    ),
+    "fashion_mnist-mlp512": (0.9855, "0.9855 (MNIST)", "Keras example mnist_mlp (on MNIST)"),
+    "mnist-mnist_cnn": (0.9917, "0.9917", "Keras example mnist_cnn"),
+    "mnist-mlp512": (0.9855, "0.9855", "Keras example mnist_mlp"),
 }
 # The Fashion-MNIST benchmark's other scikit-learn baselines, as the pipeline's registry names them.
 EXTRA_BASELINES: dict[str, dict[str, Any]] = {

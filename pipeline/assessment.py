@@ -5,17 +5,22 @@ Ties models (predict) to evaluation (metrics, figures); the stage only chooses p
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipeline import evaluation, models
-from pipeline.datasets.processed import SPLITS, ProcessedData, Split
+from pipeline import evaluation, generation, models
+from pipeline.datasets import vocabulary
+from pipeline.datasets.processed import SPLITS, ProcessedData, Schema, Split
 from pipeline.sklearn_backend import face_completion
 
 N_PREVIEW = 8  # images in the face-completion figure
 MAX_SCORED_TRAIN = 10_000  # train-split scores on a seeded sample: an SVC predicts 60,000 images slowly
+N_SAMPLES = 20  # test predictions in samples.txt
+SAMPLE_CHARS = 200  # of each document shown there
 THROUGHPUT_SAMPLES = 2_000  # enough for a stable rate; timing all of a large test split costs minutes
 
 
@@ -28,42 +33,80 @@ def _scored(data: ProcessedData, split: str) -> Split:
     return Split(part.x[keep], part.y[keep])
 
 
-def assess(model: Any, data: ProcessedData, *, figures_dir: Path, history: list[dict]) -> tuple[dict, dict]:
-    """(metrics by split, details) for `model`; writes the task's figures and tables into `figures_dir`."""
+@dataclass(frozen=True)
+class Assessment:
+    metrics: dict[str, dict[str, Any]]  # by split
+    details: dict[str, Any]
+    samples: str  # a readable look at the model's output: predictions, or generated text
+
+
+def assess(model: Any, data: ProcessedData, *, figures_dir: Path, history: list[dict]) -> Assessment:
+    """Score `model` on every split; writes the task's figures and tables into `figures_dir`."""
     schema = data.schema
     if face_completion.is_face_completion(model):
         return _assess_completion(model, data, figures_dir)
     metrics, details = {}, {}
     for split in SPLITS:
         part = _scored(data, split)
-        predicted = models.predict(model, part.x, schema)
-        if schema.task == "classification":
-            metrics[split] = evaluation.classification_metrics(part.y, predicted)
-        else:
-            metrics[split] = evaluation.regression_metrics(
-                schema.unscale_targets(part.y), schema.unscale_targets(predicted)
-            )
+        metrics[split] = _metrics(schema, part.y, models.predict(model, part.x, schema))
     test = data.test
     predicted = models.predict(model, test.x, schema)
-    if schema.task == "classification":
+    if schema.task == "language_model":
+        metrics["test"]["unigram_bits_per_char"] = evaluation.unigram_bits_per_char(
+            data.train.y, test.y, schema.n_classes
+        )
+        samples = generation.samples_text(
+            model, test.x[0], schema.vocabulary, seed=schema.extra.get("seed", 0)
+        )
+    elif schema.task == "classification":
         labels = predicted.argmax(axis=1)
         evaluation.write_confusion_csv(
             figures_dir / "confusion.csv", evaluation.confusion_rows(test.y, labels, schema.class_names)
         )
         evaluation.plot_confusion_matrix(figures_dir / "confusion.png", test.y, labels, schema.class_names)
         details["per_class"] = evaluation.per_class_report(test.y, labels, schema.class_names)
+        samples = _classified_samples(schema, test, predicted)
     else:
         actual, forecast = schema.unscale_targets(test.y), schema.unscale_targets(predicted)
         evaluation.plot_forecast(figures_dir / "predictions.png", actual, forecast)
         if schema.task == "forecast":  # the naive baseline every forecaster must beat
             last_values = schema.unscale_targets(test.x[:, -1, 0])
             metrics["test"]["persistence_rmse"] = evaluation.persistence_rmse(last_values, actual)
+        samples = "".join(
+            f"actual {a:.4g}  predicted {f:.4g}\n" for a, f in zip(actual, forecast, strict=True)
+        )
     if history:
         evaluation.plot_learning_curves(figures_dir / "learning_curves.png", history)
-    return metrics, details
+    return Assessment(metrics, details, samples)
 
 
-def _assess_completion(model: Any, data: ProcessedData, figures_dir: Path) -> tuple[dict, dict]:
+def _metrics(schema: Schema, y: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    if schema.task == "language_model":
+        return evaluation.language_model_metrics(y, predicted)
+    if schema.task == "classification":
+        return evaluation.classification_metrics(y, predicted)
+    return evaluation.regression_metrics(schema.unscale_targets(y), schema.unscale_targets(predicted))
+
+
+def _classified_samples(schema: Schema, test: Split, probabilities: np.ndarray) -> str:
+    """The first N_SAMPLES test examples: true and predicted class (documents shown as text)."""
+    shown = (
+        vocabulary.decode(test.x[:N_SAMPLES], schema.vocabulary, schema.tokens)
+        if schema.layout == "text"
+        else [f"test example {i}" for i in range(min(N_SAMPLES, len(test.x)))]
+    )
+    lines = []
+    for item, truth, row in zip(shown, test.y, probabilities, strict=False):
+        guess = int(row.argmax())
+        mark = "ok" if guess == truth else "WRONG"
+        lines.append(
+            f"[{mark}] true {schema.class_names[truth]}, predicted {schema.class_names[guess]} "
+            f"(p={row[guess]:.2f}): {textwrap.shorten(item, SAMPLE_CHARS)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _assess_completion(model: Any, data: ProcessedData, figures_dir: Path) -> Assessment:
     """Face completion: pixel errors of the predicted lower halves, and the classic figure."""
     metrics = {}
     for split in SPLITS:
@@ -77,7 +120,9 @@ def _assess_completion(model: Any, data: ProcessedData, figures_dir: Path) -> tu
     evaluation.plot_completions(
         figures_dir / "completions.png", upper, true_lower, {"prediction": predicted_lower}, preview.shape[1:]
     )
-    return metrics, {"task": "face_completion", "n_preview": len(preview)}
+    errors = np.sqrt(((true_lower - predicted_lower) ** 2).reshape(len(preview), -1).mean(axis=1))
+    samples = "".join(f"test image {i}: lower-half pixel RMSE {e:.4g}\n" for i, e in enumerate(errors))
+    return Assessment(metrics, {"task": "face_completion", "n_preview": len(preview)}, samples)
 
 
 def inference_stats(model: Any, data: ProcessedData, model_dir: Path) -> dict[str, float]:

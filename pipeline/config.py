@@ -235,12 +235,32 @@ DatasetConfig = Annotated[
 # --- models --------------------------------------------------------------------------------
 
 
+class ImageFeatures(Section):
+    """Hand-made image features computed inside the saved model, which still takes raw images.
+
+    `hog`: histograms of oriented gradients of the grey image (colour images are converted to grey)
+    with `orientations` bins, square cells of `pixels_per_cell` and blocks of `cells_per_block` cells;
+    `color_histogram`: a normalised histogram of `bins` bins over [0, 1] per channel; `hog+color_histogram`
+    both, side by side.
+    """
+
+    kind: Literal["hog", "color_histogram", "hog+color_histogram"]
+    orientations: Annotated[int, Field(ge=2, le=180)] = 9
+    pixels_per_cell: PositiveInt = 4
+    cells_per_block: PositiveInt = 2
+    bins: Annotated[int, Field(ge=2, le=256)] = 16
+
+
 class SklearnModel(Section):
-    """A scikit-learn estimator by registry name; `hyperparameters` are its keyword arguments."""
+    """A scikit-learn estimator by registry name; `hyperparameters` are its keyword arguments.
+
+    `features` (images only) puts a feature step before the estimator; None feeds it the raw pixels.
+    """
 
     family: Literal["sklearn"]
     estimator: str
     hyperparameters: dict[str, Any] = {}
+    features: ImageFeatures | None = None
 
 
 class FaceCompletionModel(Section):
@@ -263,13 +283,31 @@ class DnnModel(Section):
 
 
 class CnnModel(Section):
+    """Conv blocks -> flatten -> dense head. A block is `convs_per_block` convolutions (one entry of
+    `filters` each) then max pooling and dropout; `padding` applies to convolutions and pooling.
+    `conv_dropout_rate` / `dense_dropout_rate` override `dropout_rate` after conv blocks / dense layers.
+    """
+
     family: Literal["cnn"]
     filters: list[PositiveInt] = [32, 64]
     kernel_size: PositiveInt = 3
     pool_size: PositiveInt = 2
+    padding: Literal["same", "valid"] = "same"
+    convs_per_block: PositiveInt = 1
     batch_norm: bool = False
     dropout_rate: Rate = 0.0
+    conv_dropout_rate: Rate | None = None
+    dense_dropout_rate: Rate | None = None
     dense_units: list[PositiveInt] = [128]
+
+    @model_validator(mode="after")
+    def _whole_blocks(self) -> CnnModel:
+        if len(self.filters) % self.convs_per_block:
+            raise ValueError(
+                f"{len(self.filters)} filters do not make whole blocks of convs_per_block "
+                f"{self.convs_per_block}: give a multiple of {self.convs_per_block} filters"
+            )
+        return self
 
 
 class LstmModel(Section):
@@ -306,10 +344,51 @@ class TfidfModel(Section):
     hyperparameters: dict[str, Any] = {}
 
 
-KerasModelConfig = Annotated[DnnModel | CnnModel | LstmModel | Conv1dModel, Field(discriminator="family")]
+class PretrainedWeights(RemoteFile):
+    """A weights file for a transfer backbone: URL (or local path), pinned digest and an optional
+    `mirror` (directory, file:// or http(s):// base holding the file under its own name), which
+    PIPELINE_MIRROR_KERAS_WEIGHTS overrides."""
+
+    mirror: str | None = None
+
+
+class TransferModel(Section):
+    """A keras.applications backbone without its top under a new softmax head (see
+    pipeline.keras_backend.transfer). Images are resized to `input_size`; grey ones get 3 channels.
+
+    Phase 1 trains the head with the backbone frozen for `train.epochs`; phase 2 (if both
+    `fine_tune_layers` and `fine_tune_epochs` are set) unfreezes the backbone's top `fine_tune_layers`
+    layers (batch normalisation stays frozen) for `fine_tune_epochs` more, with the same optimizer at a
+    constant `fine_tune_learning_rate`.
+    `weights: null` starts from random weights.
+    """
+
+    family: Literal["transfer"]
+    backbone: Literal["mobilenet_v2", "efficientnet_b0"] = "mobilenet_v2"
+    alpha: Annotated[float, Field(gt=0)] = 1.0  # mobilenet_v2's width multiplier
+    input_size: Annotated[int, Field(ge=32)] = 96
+    weights: PretrainedWeights | None = None
+    pooling: Literal["avg", "max"] = "avg"
+    dropout_rate: Rate = 0.2
+    fine_tune_layers: Annotated[int, Field(ge=0)] = 0
+    fine_tune_epochs: Annotated[int, Field(ge=0)] = 0
+    fine_tune_learning_rate: Annotated[float, Field(gt=0)] = 1e-5
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TransferModel:
+        if self.alpha != 1.0 and self.backbone != "mobilenet_v2":
+            raise ValueError(f"alpha is mobilenet_v2's width multiplier; remove it for {self.backbone}")
+        if bool(self.fine_tune_layers) != bool(self.fine_tune_epochs):
+            raise ValueError("fine-tuning needs both fine_tune_layers and fine_tune_epochs (or neither)")
+        return self
+
+
+KerasModelConfig = Annotated[
+    DnnModel | CnnModel | LstmModel | Conv1dModel | TransferModel, Field(discriminator="family")
+]
 SklearnModelConfig = Annotated[SklearnModel | FaceCompletionModel | TfidfModel, Field(discriminator="family")]
 ModelConfig = KerasModelConfig | SklearnModelConfig
-KERAS_FAMILIES = ("dnn", "cnn", "lstm", "conv1d")
+KERAS_FAMILIES = ("dnn", "cnn", "lstm", "conv1d", "transfer")
 Backend = Literal["keras", "sklearn"]
 
 
@@ -377,6 +456,7 @@ class TrainOverrides(Section):
     optimizer: Optimizer | None = None
     schedule: Schedule | None = None
     early_stopping_patience: Annotated[int, Field(ge=0)] | None = None
+    reduce_lr_patience: Annotated[int, Field(ge=0)] | None = None
 
 
 class ExperimentSpec(Section):
@@ -406,7 +486,12 @@ class Mlflow(Section):
 class Promote(Section):
     """Champion / challenger per dataset: the test metric each task is judged on, and the margin to beat."""
 
-    metrics: dict[Task, str] = {"classification": "accuracy", "regression": "rmse", "forecast": "rmse"}
+    metrics: dict[Task, str] = {
+        "classification": "accuracy",
+        "regression": "rmse",
+        "forecast": "rmse",
+        "language_model": "bits_per_char",
+    }
     margin: Annotated[float, Field(ge=0)] = 0.0
 
 

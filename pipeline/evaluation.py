@@ -86,6 +86,22 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     }
 
 
+def language_model_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float | int]:
+    """Next-character accuracy and log loss, with perplexity and bits per character (log loss in bits)."""
+    metrics = classification_metrics(y_true, proba)
+    metrics["perplexity"] = float(math.exp(metrics["log_loss"]))
+    metrics["bits_per_char"] = float(metrics["log_loss"] / math.log(2))
+    return metrics
+
+
+def unigram_bits_per_char(train_y: np.ndarray, y_true: np.ndarray, n_classes: int) -> float:
+    """Bits per character of the baseline that ignores context: training character frequencies
+    (add-one smoothed) scored on `y_true`. A language model must beat it."""
+    counts = np.bincount(np.asarray(train_y, dtype=np.int64), minlength=n_classes) + 1.0
+    probabilities = counts / counts.sum()
+    return float(-np.log2(probabilities[np.asarray(y_true, dtype=np.int64)]).mean())
+
+
 def persistence_rmse(last_values: np.ndarray, y_true: np.ndarray) -> float:
     """RMSE of the naive one-step-ahead forecast "next value = last observed value".
 

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from pipeline import io
-from pipeline.config import ModelConfig
+from pipeline.config import ModelConfig, SklearnModel
 from pipeline.datasets.processed import Schema
 from pipeline.errors import PipelineError
 
@@ -28,12 +28,19 @@ TRUSTED_PREFIXES = ("sklearn.", "numpy.")
 OWN_FUNCTIONS = (
     "pipeline.sklearn_backend.baselines.flatten",
     "pipeline.sklearn_backend.face_completion.upper_half",
+    "pipeline.sklearn_backend.image_features.extract",
+    "pipeline.sklearn_backend.text.ids_to_text",
 )
 LAYOUTS_NEEDED = {
+    "dnn": ("image", "tabular", "sequence"),
     "cnn": ("image",),
-    "lstm": ("image", "sequence"),
+    "transfer": ("image",),
+    "lstm": ("image", "sequence", "text"),
+    "conv1d": ("text",),
+    "tfidf": ("text",),
     "face_completion": ("image",),
 }
+SKLEARN_FAMILIES = ("sklearn", "face_completion", "tfidf")
 
 
 def _incompatible(model_cfg: ModelConfig, schema: Schema, name: str | None, problem: str) -> PipelineError:
@@ -42,6 +49,34 @@ def _incompatible(model_cfg: ModelConfig, schema: Schema, name: str | None, prob
         f"experiment pairs model {label!r} (family {model_cfg.family}) with dataset {schema.dataset!r} "
         f"(layout {schema.layout}, task {schema.task}): {problem}"
     )
+
+
+def _check_features(model_cfg: SklearnModel, schema: Schema, name: str | None) -> None:
+    features = model_cfg.features
+    if schema.layout != "image":
+        raise _incompatible(
+            model_cfg,
+            schema,
+            name,
+            f"features ({features.kind}) are computed from images: remove `features` to use the raw "
+            "values, or pair the model with an image dataset",
+        )
+    height, width, channels = schema.input_shape
+    if "hog" in features.kind:
+        cells = min(height, width) // features.pixels_per_cell
+        if cells < features.cells_per_block:
+            raise _incompatible(
+                model_cfg,
+                schema,
+                name,
+                f"HOG blocks of {features.cells_per_block}x{features.cells_per_block} cells of "
+                f"{features.pixels_per_cell} pixels do not fit a {height}x{width} image: lower "
+                "features.pixels_per_cell or features.cells_per_block",
+            )
+        if channels not in (1, 3):
+            raise _incompatible(
+                model_cfg, schema, name, f"HOG needs grey or RGB images, these have {channels} channels"
+            )
 
 
 def check_compatible(model_cfg: ModelConfig, schema: Schema, *, name: str | None = None) -> None:
@@ -57,17 +92,30 @@ def check_compatible(model_cfg: ModelConfig, schema: Schema, *, name: str | None
             schema,
             name,
             f"{family} needs {' or '.join(needed)} data: pair it with such a dataset, "
-            "or use a dnn or sklearn model for this one",
+            f"or use a model for {schema.layout} data",
         )
-    if family not in ("sklearn", "face_completion"):
+    if family == "tfidf" and schema.task != "classification":
+        raise _incompatible(model_cfg, schema, name, "tfidf classifies documents: use an lstm model")
+    if family == "transfer" and not schema.is_categorical:
+        raise _incompatible(model_cfg, schema, name, "transfer trains a softmax head: use a cnn model")
+    if family == "transfer" and schema.input_shape[-1] not in (1, 3):
+        raise _incompatible(
+            model_cfg,
+            schema,
+            name,
+            f"transfer needs grey or RGB images, these have {schema.input_shape[-1]} channels",
+        )
+    if family == "sklearn" and model_cfg.features is not None:
+        _check_features(model_cfg, schema, name)
+    if family not in SKLEARN_FAMILIES:
         return
     from pipeline.sklearn_backend import baselines, face_completion
 
     if family == "face_completion":
         face_completion.build(model_cfg.estimator, model_cfg.hyperparameters, seed=0)
-    if family == "sklearn":
+    if family in ("sklearn", "tfidf"):
         baseline = baselines.lookup(model_cfg.estimator)
-        serves = "classification" if schema.task == "classification" else "regression"
+        serves = "classification" if schema.is_categorical else "regression"
         if baseline.task != serves:
             kind = "classifier" if baseline.task == "classification" else "regressor"
             fitting = sorted(k for k, v in baselines.ESTIMATORS.items() if v.task == serves)
@@ -86,13 +134,22 @@ def build(
     """An unfitted sklearn Pipeline or uncompiled keras.Model for the config and dataset.
 
     `n_jobs` is for scikit-learn estimators that take it. Keras: seeds Python, NumPy and Keras with
-    `seed` first, so initial weights are reproducible.
+    `seed` first, so initial weights are reproducible; a transfer model's pinned weights are fetched
+    (or taken from the cache) and verified before anything is built.
     """
     check_compatible(model_cfg, schema, name=name)
-    if model_cfg.family in ("sklearn", "face_completion"):
-        from pipeline.sklearn_backend import baselines, face_completion
+    if model_cfg.family in SKLEARN_FAMILIES:
+        from pipeline.sklearn_backend import baselines, face_completion, text
+    if model_cfg.family == "tfidf":
+        return text.build(model_cfg, schema.vocabulary, schema.tokens, seed=seed, n_jobs=n_jobs)
     if model_cfg.family == "sklearn":
-        return baselines.build(model_cfg.estimator, model_cfg.hyperparameters, seed=seed, n_jobs=n_jobs)
+        return baselines.build(
+            model_cfg.estimator,
+            model_cfg.hyperparameters,
+            seed=seed,
+            n_jobs=n_jobs,
+            features=model_cfg.features,
+        )
     if model_cfg.family == "face_completion":
         return face_completion.build(model_cfg.estimator, model_cfg.hyperparameters, seed=seed, n_jobs=n_jobs)
     import keras
@@ -100,8 +157,16 @@ def build(
     from pipeline.keras_backend.builders import BUILDERS
 
     keras.utils.set_random_seed(seed)
-    n_classes = schema.n_classes if schema.task == "classification" else None
+    n_classes = schema.n_classes if schema.is_categorical else None
+    if model_cfg.family == "transfer":
+        from pipeline.keras_backend import transfer
+
+        return transfer.build(model_cfg, tuple(schema.input_shape), n_classes)
     hyperparameters = model_cfg.model_dump(exclude={"family"})
+    if schema.layout == "text":
+        hyperparameters["vocab_size"] = len(schema.vocabulary)
+        if model_cfg.family == "lstm":  # a language model's windows hold no padding: masking only costs
+            hyperparameters["mask_padding"] = schema.task != "language_model"
     return BUILDERS[model_cfg.family](tuple(schema.input_shape), n_classes, **hyperparameters)
 
 
@@ -112,12 +177,12 @@ def predict(model: Any, x: np.ndarray, schema: Schema) -> np.ndarray:
     """
     if not isinstance(model, BaseEstimator):
         output = np.asarray(model.predict(x, verbose=0))
-        return output if schema.task == "classification" else output.reshape(-1)
+        return output if schema.is_categorical else output.reshape(-1)
     from pipeline.sklearn_backend import face_completion
 
     if face_completion.is_face_completion(model):
         return face_completion.complete(model, x)
-    if schema.task != "classification":
+    if not schema.is_categorical:
         return np.asarray(model.predict(x)).reshape(-1)
     probabilities = np.zeros((len(x), schema.n_classes), dtype=np.float64)
     classes = np.asarray(model.classes_, dtype=np.int64)  # a class missing from train gets no column

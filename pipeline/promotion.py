@@ -10,7 +10,9 @@ from typing import Any
 
 from pipeline.errors import PipelineError
 
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "persistence_rmse"})
+LOWER_IS_BETTER = frozenset(
+    {"rmse", "mae", "log_loss", "persistence_rmse", "perplexity", "bits_per_char", "unigram_bits_per_char"}
+)
 
 
 def as_number(value: Any) -> float | None:

@@ -1,7 +1,8 @@
 """The leaderboard across experiments: ranked rows, a markdown table per dataset, a bar chart.
 
 Rows are ranked within each dataset by its task's primary test metric: accuracy (higher is
-better) for classification, RMSE (lower is better) for regression and forecasting.
+better) for classification, RMSE (lower is better) for regression and forecasting, bits per
+character (lower is better) for language models.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ PRIMARY_METRIC = {  # task -> (metric, higher is better)
     "classification": ("accuracy", True),
     "regression": ("rmse", False),
     "forecast": ("rmse", False),
+    "language_model": ("bits_per_char", False),
 }
 TABLE_METRICS = {
     "classification": ("accuracy", "macro_f1", "log_loss"),
     "regression": ("rmse", "mae", "r2"),
     "forecast": ("rmse", "mae", "r2"),
+    "language_model": ("bits_per_char", "perplexity", "accuracy"),
 }
 
 

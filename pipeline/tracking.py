@@ -158,16 +158,34 @@ def _prepare_sqlite(db: Path) -> None:
     with open(db.with_name(db.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
-            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+            if not _marked_ready(db):  # every stage is a new process: skip the ~2 s check when done
+                from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+                from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-            uri = f"sqlite:///{db}"
-            store = SqlAlchemyStore(uri, _artifact_root(db).as_uri())  # creates tables + default experiment
-            store.engine.dispose()
-            RegistryStore(uri).engine.dispose()
+                uri = f"sqlite:///{db}"
+                store = SqlAlchemyStore(uri, _artifact_root(db).as_uri())  # tables + default experiment
+                store.engine.dispose()
+                RegistryStore(uri).engine.dispose()
+                _ready_marker(db).write_text(_ready_stamp(db))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     _prepared_stores.add(key)
+
+
+def _ready_marker(db: Path) -> Path:
+    return db.with_name(db.name + ".ready")
+
+
+def _ready_stamp(db: Path) -> str:
+    """This MLflow version and this very database file (a new or replaced file gets prepared again)."""
+    import mlflow
+
+    return f"mlflow {mlflow.__version__}, inode {db.stat().st_ino}"
+
+
+def _marked_ready(db: Path) -> bool:
+    marker = _ready_marker(db)
+    return db.exists() and marker.exists() and marker.read_text() == _ready_stamp(db)
 
 
 def _artifact_root(db: Path) -> Path:

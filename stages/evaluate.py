@@ -1,7 +1,8 @@
 """DVC stage `evaluate@<experiment>`: score the trained model on train / val / test.
 
 Writes results/<experiment>/metrics.json (for `dvc metrics` / `dvc exp show`), figures and tables
-under results/<experiment>/plots/, and adds everything to the MLflow run `train` opened.
+under results/<experiment>/plots/, samples.txt (test predictions, or a language model's generated
+text at several temperatures), and adds everything to the MLflow run `train` opened.
 """
 
 from __future__ import annotations
@@ -28,15 +29,16 @@ def main(argv: list[str] | None = None) -> None:
 
     with tracking.run(experiment, stage=f"evaluate@{experiment.name}", run_id=previous_run) as run:
         with io.atomic_dir(results / "plots") as figures_dir:
-            metrics, details = assessment.assess(
+            outcome = assessment.assess(
                 model, data, figures_dir=figures_dir, history=read_history(results / "history.csv")
             )
-        metrics["inference"] = assessment.inference_stats(model, data, model_dir)
+        metrics = {**outcome.metrics, "inference": assessment.inference_stats(model, data, model_dir)}
         io.write_json(results / "metrics.json", metrics)
+        io.write_text(results / "samples.txt", outcome.samples)
         run.log_metrics(metrics)
-        run.log_artifacts([results / "plots"], artifact_path="evaluation")
-        run.log_dict(details, "evaluation/details.json")
-    io.write_json(results / "details.json", {**details, "tracking": run.record()})
+        run.log_artifacts([results / "plots", results / "samples.txt"], artifact_path="evaluation")
+        run.log_dict(outcome.details, "evaluation/details.json")
+    io.write_json(results / "details.json", {**outcome.details, "tracking": run.record()})
 
 
 if __name__ == "__main__":

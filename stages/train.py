@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> None:
         dataset_params = {"name": experiment.dataset, **experiment.dataset_config.model_dump(mode="json")}
         run.log_params({"experiment": experiment.name, "dataset": dataset_params, **result.hyperparameters})
         run.set_tags({"device": result.device.get("device_type", "CPU"), "device.details": result.device})
-        run.log_dataset(experiment.dataset, data_hash, source=str(data_dir), schema=schema.__dict__)
+        summary_schema = {key: value for key, value in schema.__dict__.items() if key != "vocabulary"}
+        run.log_dataset(experiment.dataset, data_hash, source=str(data_dir), schema=summary_schema)
+        if schema.vocabulary is not None:  # what turns new text into the ids the model takes
+            run.log_artifacts([data_dir / processed.VOCABULARY_FILE], artifact_path="data")
         run.log_history(result.history)
         run.log_metrics({"fit_seconds": result.fit_seconds})
         flavor = "keras" if experiment.model.family in config.KERAS_FAMILIES else "sklearn"

@@ -91,7 +91,9 @@ def test_unknown_names_list_the_known_ones():
     params = config.load(ROOT / "params.yaml")
     with pytest.raises(PipelineError, match="unknown experiment 'x'; known: .*digits-cnn"):
         config.experiment(params, "x")
-    with pytest.raises(PipelineError, match="unknown dataset 'x'; known: digits, iris, sunspots"):
+    with pytest.raises(
+        PipelineError, match="unknown dataset 'x'; known: digits, fortunes, fortunes_chars, iris, sunspots"
+    ):
         config.dataset(params, "x")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from pipeline.config import CnnModel, DnnModel, FaceCompletionModel, LstmModel, 
 from pipeline.errors import PipelineError
 from pipeline.sklearn_backend import baselines, face_completion
 from tests.conftest import make_data
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY_KERAS = {
     "dnn": DnnModel(family="dnn", hidden_units=[8], dropout_rate=0.1, batch_norm=True, l2=1e-4),
@@ -41,7 +44,149 @@ def test_builders_registry_covers_keras_families():
     from pipeline.config import KERAS_FAMILIES
     from pipeline.keras_backend.builders import BUILDERS
 
-    assert set(BUILDERS) == set(KERAS_FAMILIES)
+    assert set(BUILDERS) | {"transfer"} == set(KERAS_FAMILIES)  # transfer: pipeline.keras_backend.transfer
+
+
+def keras_mnist_cnn():
+    """Keras' mnist_cnn example, layer for layer."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def keras_mnist_mlp():
+    """Keras' mnist_mlp example (which flattens the images before the model)."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Flatten(),
+            layers.Dense(512, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(512, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def tutorial_dense128():
+    """The TensorFlow Fashion-MNIST tutorial's net (its logits made probabilities)."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def describe(model) -> list[tuple]:
+    """(layer type, output shape, parameters, activation, settings) per layer after the input; a separate
+    Activation layer counts as the activation of the layer before it."""
+    rows = []
+    for layer in model.layers:
+        kind, config = type(layer).__name__, layer.get_config()
+        if kind == "InputLayer":  # functional models list theirs, Sequential ones do not
+            continue
+        if kind == "Activation":
+            rows[-1][3] = config["activation"]
+            continue
+        settings = {
+            key: config.get(key) for key in ("rate", "kernel_size", "pool_size", "strides", "padding")
+        }
+        row = [kind, tuple(layer.output.shape), layer.count_params(), config.get("activation"), settings]
+        rows.append(row)
+    return [tuple(row) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("suite", "preset", "reference", "n_params"),
+    [
+        ("mnist", "mnist_cnn", keras_mnist_cnn, 1_199_882),
+        ("fashion", "mnist_cnn", keras_mnist_cnn, 1_199_882),
+        ("mnist", "mlp512", keras_mnist_mlp, 669_706),
+        ("fashion", "mlp512", keras_mnist_mlp, 669_706),
+        ("fashion", "dense128", tutorial_dense128, 101_770),
+    ],
+)
+def test_reference_presets_are_exact(suite, preset, reference, n_params):
+    from pipeline import config
+    from pipeline.datasets.processed import Schema
+
+    params = config.load(ROOT / suite / "params.yaml")
+    schema = Schema(
+        dataset=suite, task="classification", layout="image", input_shape=(28, 28, 1), n_classes=10
+    )
+    model, expected = models.build(params.models.keras[preset], schema, seed=0), reference()
+    assert describe(model) == describe(expected)
+    assert model.count_params() == expected.count_params() == n_params
+    model.set_weights(expected.get_weights())  # the same weights in the same order give the same function
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), expected.predict(x, verbose=0), rtol=1e-5, atol=1e-7
+    )
+
+
+@pytest.mark.parametrize(
+    ("suite", "experiment", "optimizer", "learning_rate", "epochs"),
+    [
+        ("mnist", "mnist-mnist_cnn", "adadelta", 1.0, 12),  # Keras 2's Adadelta default rate
+        ("fashion", "fashion_mnist-mnist_cnn", "adadelta", 1.0, 12),
+        ("mnist", "mnist-mlp512", "rmsprop", 1e-3, 20),
+        ("fashion", "fashion_mnist-mlp512", "rmsprop", 1e-3, 20),
+    ],
+)
+def test_reference_experiments_train_as_the_originals(suite, experiment, optimizer, learning_rate, epochs):
+    from pipeline import config
+
+    train = config.experiment(config.load(ROOT / suite / "params.yaml"), experiment).train
+    assert (train.optimizer.name, train.optimizer.learning_rate) == (optimizer, learning_rate)
+    assert train.epochs == epochs
+    assert (train.batch_size, train.schedule.name) == (128, "constant")
+    assert train.early_stopping_patience == train.reduce_lr_patience == 0  # all epochs at the one rate
+
+
+def test_cnn_dropout_rates_and_blocks():
+    model_cfg = CnnModel(
+        family="cnn",
+        filters=[4, 4, 8, 8],
+        convs_per_block=2,
+        dense_units=[8],
+        dropout_rate=0.1,
+        dense_dropout_rate=0.3,
+    )
+    model = models.build(model_cfg, make_data().schema, seed=0)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert [kind for kind in kinds if kind in ("Conv2D", "MaxPooling2D", "Dropout")] == [
+        *(["Conv2D", "Conv2D", "MaxPooling2D", "Dropout"] * 2),
+        "Dropout",
+    ]
+    assert [layer.rate for layer in model.layers if type(layer).__name__ == "Dropout"] == [0.1, 0.1, 0.3]
+
+
+def test_cnn_filters_must_fill_whole_blocks():
+    with pytest.raises(ValueError, match="3 filters do not make whole blocks of convs_per_block 2"):
+        CnnModel(family="cnn", filters=[8, 8, 16], convs_per_block=2)
 
 
 def test_lstm_reads_an_image_row_by_row():
@@ -119,7 +264,7 @@ def test_random_state_comes_from_the_seed():
     ("model_cfg", "task", "layout", "message"),
     [
         (CnnModel(family="cnn"), "classification", "tabular", r"model 'cnn' \(family cnn\).*cnn needs image"),
-        (LstmModel(family="lstm"), "regression", "tabular", "lstm needs image or sequence data"),
+        (LstmModel(family="lstm"), "regression", "tabular", "lstm needs image or sequence or text data"),
         (
             FaceCompletionModel(family="face_completion", estimator="knn"),
             "classification",

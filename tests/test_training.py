@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,8 @@ from pipeline.config import (
 )
 from pipeline.errors import PipelineError
 from tests.conftest import make_data
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_experiment(model: ModelConfig, n_jobs: int = 1, **train: object) -> Experiment:
@@ -64,7 +67,7 @@ def test_sklearn_fit_result():
     assert result.resumed_from_epoch == 0
     assert result.device["framework"] == "scikit-learn"
     assert result.hyperparameters == {
-        "model": {"family": "sklearn", "estimator": "ridge", "hyperparameters": {}},
+        "model": {"family": "sklearn", "estimator": "ridge", "hyperparameters": {}, "features": None},
         "seed": 0,
     }
     assert models.predict(result.model, data.test.x, data.schema).shape == (16,)
@@ -142,6 +145,20 @@ def test_step_schedule_multiplies_the_rate():
     )
     result = training.fit(experiment, make_data("regression", "tabular"))
     assert [entry["lr"] for entry in result.history] == pytest.approx([0.01, 0.01, 0.001])
+
+
+def test_step_schedule_preset_drops_the_rate_in_the_history():
+    from pipeline import config
+
+    params = config.load(ROOT / "fashion" / "params.yaml")
+    preset = config.experiment(params, "fashion_mnist-mnist_cnn_step")  # its own model and schedule
+    schedule, rate = preset.train.schedule, preset.train.optimizer.learning_rate
+    result = training.fit(preset, make_data(n_train=16))  # the preset's epochs, one tiny batch each
+    expected = [
+        rate * schedule.step_factor ** (epoch // schedule.step_epochs) for epoch in range(preset.train.epochs)
+    ]
+    assert schedule.name == "step" and len(set(expected)) > 1
+    assert [entry["lr"] for entry in result.history] == pytest.approx(expected)
 
 
 def test_backup_dir_is_specific_to_config_and_data(tmp_path):

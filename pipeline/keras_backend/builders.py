@@ -70,27 +70,36 @@ def build_cnn(
     filters: Sequence[int] = (32, 64),
     kernel_size: int = 3,
     pool_size: int = 2,
+    padding: str = "same",
+    convs_per_block: int = 1,
     batch_norm: bool = False,
     dropout_rate: float = 0.0,
+    conv_dropout_rate: float | None = None,
+    dense_dropout_rate: float | None = None,
     dense_units: Sequence[int] = (128,),
 ) -> keras.Model:
-    """Conv blocks (Conv2D, optional BatchNorm, ReLU, MaxPooling, dropout) -> flatten -> dense head."""
+    """Conv blocks -> flatten -> dense head. A block: `convs_per_block` x (Conv2D, optional BatchNorm,
+    ReLU), then MaxPooling and dropout. `padding` applies to convolutions and pooling ("same" never
+    shrinks a side below 1, so small images take any number of blocks)."""
     if len(input_shape) != 3:
         raise ValueError(f"build_cnn needs an image input shape (H, W, C), got {input_shape}")
+    conv_dropout = dropout_rate if conv_dropout_rate is None else conv_dropout_rate
+    dense_dropout = dropout_rate if dense_dropout_rate is None else dense_dropout_rate
     inputs = keras.Input(shape=input_shape, name="x")
     x = inputs
-    for n_filters in filters:
-        x = layers.Conv2D(n_filters, kernel_size, padding="same", use_bias=not batch_norm)(x)
+    for i, n_filters in enumerate(filters, start=1):
+        x = layers.Conv2D(n_filters, kernel_size, padding=padding, use_bias=not batch_norm)(x)
         if batch_norm:
             x = layers.BatchNormalization()(x)
         x = layers.Activation("relu")(x)
-        # "same" pooling never shrinks a side below 1, so small images take any number of blocks
-        x = layers.MaxPooling2D(pool_size, padding="same")(x)
-        if dropout_rate:
-            x = layers.Dropout(dropout_rate)(x)
+        if i % convs_per_block:
+            continue
+        x = layers.MaxPooling2D(pool_size, padding=padding)(x)
+        if conv_dropout:
+            x = layers.Dropout(conv_dropout)(x)
     x = layers.Flatten()(x)
     for units in dense_units:
-        x = _dense_block(x, units, activation="relu", batch_norm=batch_norm, dropout_rate=dropout_rate)
+        x = _dense_block(x, units, activation="relu", batch_norm=batch_norm, dropout_rate=dense_dropout)
     return keras.Model(inputs, _head(x, n_classes), name="cnn")
 
 
@@ -101,13 +110,14 @@ def build_lstm(
     units: Sequence[int] = (64,),
     bidirectional: bool = False,
     dropout_rate: float = 0.0,
-    embedding_dim: int = 64,
     vocab_size: int | None = None,
+    embedding_dim: int = 64,
+    mask_padding: bool = True,
 ) -> keras.Model:
     """Stacked (optionally bidirectional) LSTMs -> head.
 
     An image (H, W, C) is read as H steps of W*C; token ids (length,) with `vocab_size` go through an
-    Embedding of `embedding_dim` that masks the padding id 0.
+    Embedding of `embedding_dim` that (with `mask_padding`) masks the padding id 0.
     """
     if vocab_size is None and len(input_shape) not in (2, 3):
         raise ValueError(
@@ -116,7 +126,7 @@ def build_lstm(
     inputs = keras.Input(shape=input_shape, name="x", dtype="int32" if vocab_size else None)
     x = inputs
     if vocab_size is not None:
-        x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True)(x)
+        x = layers.Embedding(vocab_size, embedding_dim, mask_zero=mask_padding)(x)
     elif len(input_shape) == 3:
         height, width, channels = input_shape
         x = layers.Reshape((height, width * channels))(x)
@@ -164,4 +174,3 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "lstm": build_lstm,
     "conv1d": build_conv1d,
 }
-TEXT_BUILDERS = ("lstm", "conv1d")  # take token ids when given `vocab_size`

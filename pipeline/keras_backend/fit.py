@@ -2,6 +2,11 @@
 
 With `backup_dir` a run killed mid-training restarts from its last completed epoch, keeping the
 history of the epochs already done.
+
+A transfer model trains in up to two phases, each one `model.fit` with its own backup sub-directory:
+the head on the frozen backbone for `train.epochs`, then (fine-tuning) the backbone's top layers
+too, numbered on from epoch `train.epochs` to `train.epochs + fine_tune_epochs` in the same history.
+A run killed in phase 2 resumes in phase 2 (phase 1 is not repeated).
 """
 
 from __future__ import annotations
@@ -12,17 +17,51 @@ import math
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline import io, models
-from pipeline.config import Experiment, Train
+from pipeline.config import Experiment, Schedule, Train
 from pipeline.datasets.processed import ProcessedData, Split
 from pipeline.training import FitResult
 
 logger = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.json"
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One `model.fit`: its settings, the epochs it covers and where it backs up (None: no backup)."""
+
+    train: Train
+    initial_epoch: int
+    epochs: int
+    backup: Path | None
+    fine_tune_layers: int = 0  # transfer models: backbone layers to unfreeze first (0: none)
+
+
+def _phases(experiment: Experiment, backup_dir: Path | None) -> list[_Phase]:
+    """The fits to run: one, or for a fine-tuned transfer model two (only the second when resuming in it)."""
+    train, model_cfg = experiment.train, experiment.model
+    phases = [_Phase(train, 0, train.epochs, backup_dir / "keras" if backup_dir else None)]
+    if model_cfg.family == "transfer" and model_cfg.fine_tune_epochs:
+        optimizer = train.optimizer.model_copy(update={"learning_rate": model_cfg.fine_tune_learning_rate})
+        fine_tune = _Phase(
+            train.model_copy(update={"optimizer": optimizer, "schedule": Schedule()}),  # a constant rate
+            train.epochs,
+            train.epochs + model_cfg.fine_tune_epochs,
+            backup_dir / "keras-fine-tune" if backup_dir else None,
+            model_cfg.fine_tune_layers,
+        )
+        phases.append(fine_tune)
+    for phase in phases:
+        if phase.backup is not None:
+            _drop_torn_backup(phase.backup)
+    if len(phases) == 2 and phases[1].backup is not None and phases[1].backup.exists():
+        return phases[1:]  # killed in phase 2: resume there
+    return phases
 
 
 def fit_keras(
@@ -38,33 +77,30 @@ def fit_keras(
     if train.deterministic:
         tf.config.experimental.enable_op_determinism()  # stays on for the process: TF cannot undo it
     info = device.configure(train.device)
-    steps_per_epoch = math.ceil(len(data.train.x) / train.batch_size)
-    classification = schema.task == "classification"
     with info.strategy.scope():
         model = models.build(experiment.model, schema, seed, name=experiment.model_name)
-        model.compile(
-            optimizer=_optimizer(train, total_steps=steps_per_epoch * train.epochs),
-            loss="sparse_categorical_crossentropy" if classification else "mse",
-            metrics=(
-                ["accuracy"]
-                if classification
-                else [
-                    keras.metrics.RootMeanSquaredError(name="rmse"),
-                    keras.metrics.MeanAbsoluteError(name="mae"),
-                ]
-            ),
-            jit_compile=info.jit_compile,
-        )
-    history = _History(model, train.epochs, backup_dir / HISTORY_FILE if backup_dir else None)
+    phases = _phases(experiment, backup_dir)
+    history = _History(model, phases[-1].epochs, backup_dir / HISTORY_FILE if backup_dir else None)
+    train_set = _dataset(data.train, train, seed=seed, shuffle=True)
+    val_set = _dataset(data.val, train, seed=seed, shuffle=False)
     start = time.perf_counter()
-    model.fit(
-        _dataset(data.train, train, seed=seed, shuffle=True),
-        validation_data=_dataset(data.val, train, seed=seed, shuffle=False),
-        epochs=train.epochs,
-        callbacks=[history.callback(), *_callbacks(train, backup_dir), *callbacks],
-        shuffle=False,  # the tf.data pipeline shuffles, with the seed
-        verbose=0,
-    )
+    for phase in phases:
+        with info.strategy.scope():
+            if phase.fine_tune_layers:
+                from pipeline.keras_backend import transfer
+
+                transfer.set_phase(model, fine_tune_layers=phase.fine_tune_layers)
+            _compile(model, phase, len(data.train.x), schema.is_categorical, info.jit_compile)
+        model._initial_epoch = None  # a restored epoch that BackupAndRestore left would override the phase's
+        model.fit(
+            train_set,
+            validation_data=val_set,
+            initial_epoch=phase.initial_epoch,
+            epochs=phase.epochs,
+            callbacks=[history.callback(phase.epochs), *_callbacks(phase.train, phase.backup), *callbacks],
+            shuffle=False,  # the tf.data pipeline shuffles, with the seed
+            verbose=0,
+        )
     fit_seconds = time.perf_counter() - start
     if backup_dir is not None:
         shutil.rmtree(backup_dir, ignore_errors=True)  # finished: nothing left to resume
@@ -79,6 +115,25 @@ def fit_keras(
         device=info.description,
         fit_seconds=fit_seconds,
         resumed_from_epoch=history.resumed_from_epoch or 0,
+    )
+
+
+def _compile(model: Any, phase: _Phase, n_train: int, classification: bool, jit_compile: Any) -> None:
+    import keras
+
+    steps_per_epoch = math.ceil(n_train / phase.train.batch_size)
+    model.compile(
+        optimizer=_optimizer(phase.train, total_steps=steps_per_epoch * (phase.epochs - phase.initial_epoch)),
+        loss="sparse_categorical_crossentropy" if classification else "mse",
+        metrics=(
+            ["accuracy"]
+            if classification
+            else [
+                keras.metrics.RootMeanSquaredError(name="rmse"),
+                keras.metrics.MeanAbsoluteError(name="mae"),
+            ]
+        ),
+        jit_compile=jit_compile,
     )
 
 
@@ -110,31 +165,28 @@ def _optimizer(train: Train, *, total_steps: int) -> Any:
     return optimizers[settings.name](learning_rate)
 
 
-def _drop_torn_backup(backup_dir: Path) -> None:
+def _drop_torn_backup(backup: Path) -> None:
     """Keras writes training_metadata.json in place: a kill mid-write leaves a file no resume can read.
 
-    Such a backup is dropped (the run starts over) rather than crashing every later run.
+    Such a backup is dropped (its phase starts over) rather than crashing every later run.
     """
-    metadata = backup_dir / "keras" / "training_metadata.json"
+    metadata = backup / "training_metadata.json"
     if not metadata.exists():
         return
     try:
         json.loads(metadata.read_text())
     except (ValueError, OSError):
-        logger.warning(
-            "backup in %s is torn (%s unreadable): starting from epoch 0", backup_dir, metadata.name
-        )
-        shutil.rmtree(backup_dir, ignore_errors=True)
+        logger.warning("backup in %s is torn (%s unreadable): starting over", backup, metadata.name)
+        shutil.rmtree(backup, ignore_errors=True)
 
 
-def _callbacks(train: Train, backup_dir: Path | None) -> list[Any]:
+def _callbacks(train: Train, backup: Path | None) -> list[Any]:
+    """`backup`: BackupAndRestore's own directory (it must not share one with other files)."""
     import keras
 
     callbacks: list[Any] = []
-    if backup_dir is not None:
-        _drop_torn_backup(backup_dir)
-        # its own sub-directory: BackupAndRestore must not share a directory with other files
-        callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir / "keras"), double_checkpoint=True))
+    if backup is not None:
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True))
     if train.early_stopping_patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(patience=train.early_stopping_patience, restore_best_weights=True)
@@ -176,18 +228,20 @@ class _History:
         self.entries: list[dict[str, Any]] = []
         self.resumed_from_epoch: int | None = None
 
-    def callback(self) -> Any:
+    def callback(self, last_epoch: int) -> Any:
+        """The callback for one `model.fit` that ends with epoch `last_epoch`."""
         import keras
 
         return keras.callbacks.LambdaCallback(
             on_train_begin=self._train_begin,
             on_epoch_begin=self._epoch_begin,
             on_epoch_end=self._epoch_end,
-            on_train_end=self._train_end,
+            on_train_end=lambda logs: self._train_end(last_epoch),
         )
 
     def _train_begin(self, logs: dict[str, Any] | None) -> None:
-        self.entries = io.read_json(self.path) if self.path and self.path.exists() else []
+        if not self.entries and self.path and self.path.exists():  # a resumed run: the epochs done before
+            self.entries = io.read_json(self.path)
 
     def _epoch_begin(self, epoch: int, logs: dict[str, Any] | None) -> None:
         if self.resumed_from_epoch is None:  # BackupAndRestore has set the first epoch by now
@@ -207,6 +261,6 @@ class _History:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in entry.items() if k != "epoch" and v is not None)
         logger.info("epoch %d/%d: %s", epoch + 1, self.epochs, shown)
 
-    def _train_end(self, logs: dict[str, Any] | None) -> None:
+    def _train_end(self, last_epoch: int) -> None:
         if self.resumed_from_epoch is None:  # the backup was already at the last epoch
-            self.resumed_from_epoch = self.epochs
+            self.resumed_from_epoch = last_epoch

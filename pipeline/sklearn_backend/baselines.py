@@ -1,4 +1,5 @@
-"""scikit-learn baselines by registry name, each built as an unfitted `flatten -> estimator` Pipeline."""
+"""scikit-learn baselines by registry name, each built as an unfitted Pipeline: `flatten -> estimator`,
+or with image features `features -> (scale) -> estimator`."""
 
 from __future__ import annotations
 
@@ -20,30 +21,39 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, Ri
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
-from sklearn.svm import SVC
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.svm import SVC, LinearSVC
 
+from pipeline.config import ImageFeatures
 from pipeline.errors import PipelineError
+from pipeline.sklearn_backend import image_features
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """An estimator class, the task it serves and defaults that `hyperparameters` may override."""
+    """An estimator class, the task it serves and defaults that `hyperparameters` may override.
+
+    `standardize`: image features are standardised before this estimator (it is sensitive to their scale).
+    """
 
     estimator: type[BaseEstimator]
     task: Literal["classification", "regression"]
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    standardize: bool = False
 
 
 ESTIMATORS: dict[str, Baseline] = {
-    "logistic_regression": Baseline(LogisticRegression, "classification", {"max_iter": 1000}),
+    "logistic_regression": Baseline(
+        LogisticRegression, "classification", {"max_iter": 1000}, standardize=True
+    ),
     "random_forest": Baseline(RandomForestClassifier, "classification"),
-    "svc": Baseline(SVC, "classification"),
+    "svc": Baseline(SVC, "classification", standardize=True),
+    "linear_svc": Baseline(LinearSVC, "classification", standardize=True),
     "knn": Baseline(KNeighborsClassifier, "classification"),
     "hist_gradient_boosting": Baseline(HistGradientBoostingClassifier, "classification"),
     "extra_trees": Baseline(ExtraTreesClassifier, "classification"),
-    "mlp": Baseline(MLPClassifier, "classification", {"max_iter": 500}),
-    "ridge": Baseline(Ridge, "regression"),
+    "mlp": Baseline(MLPClassifier, "classification", {"max_iter": 500}, standardize=True),
+    "ridge": Baseline(Ridge, "regression", standardize=True),
     "ridge_cv": Baseline(RidgeCV, "regression"),
     "linear_regression": Baseline(LinearRegression, "regression"),
     "random_forest_regressor": Baseline(RandomForestRegressor, "regression"),
@@ -102,9 +112,21 @@ def make_estimator(
     return instance.set_params(**settings)
 
 
-def build(name: str, hyperparameters: Mapping[str, Any], *, seed: int, n_jobs: int | None = None) -> Pipeline:
-    """An unfitted `flatten -> estimator` Pipeline for the registry entry `name`."""
+def build(
+    name: str,
+    hyperparameters: Mapping[str, Any],
+    *,
+    seed: int,
+    n_jobs: int | None = None,
+    features: ImageFeatures | None = None,
+) -> Pipeline:
+    """An unfitted Pipeline for the registry entry `name`: `flatten -> estimator` on raw inputs, or
+    `features -> estimator` on image features (standardised first where the estimator needs it)."""
     baseline = lookup(name)
     settings = {**baseline.defaults, **hyperparameters}
     estimator = make_estimator(name, baseline.estimator, settings, seed, n_jobs)
-    return Pipeline([("flatten", FunctionTransformer(flatten)), ("estimator", estimator)])
+    if features is None:
+        return Pipeline([("flatten", FunctionTransformer(flatten)), ("estimator", estimator)])
+    extract = FunctionTransformer(image_features.extract, kw_args=features.model_dump())
+    scale = [("scale", StandardScaler())] if baseline.standardize else []
+    return Pipeline([("features", extract), *scale, ("estimator", estimator)])
