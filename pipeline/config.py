@@ -83,6 +83,12 @@ class Mirrored(Section):
     mirror_package: str | None = None
 
 
+def _require_files(files: dict[str, RemoteFile], roles: tuple[str, ...]) -> None:
+    missing = set(roles) - set(files)
+    if missing:
+        raise ValueError(f"files is missing {sorted(missing)}")
+
+
 class IdxSource(Mirrored):
     """MNIST-format IDX files (`.gz` or plain), fetched from a mirror or their canonical URLs.
 
@@ -96,9 +102,7 @@ class IdxSource(Mirrored):
 
     @model_validator(mode="after")
     def _has_all_files(self) -> IdxSource:
-        missing = {"train_images", "train_labels", "test_images", "test_labels"} - set(self.files)
-        if missing:
-            raise ValueError(f"files is missing {sorted(missing)}")
+        _require_files(self.files, ("train_images", "train_labels", "test_images", "test_labels"))
         return self
 
 
@@ -188,9 +192,7 @@ class KerasNpzSource(Mirrored):
 
     @model_validator(mode="after")
     def _has_all_files(self) -> KerasNpzSource:
-        missing = {"data", "word_index"} - set(self.files)
-        if missing:
-            raise ValueError(f"files is missing {sorted(missing)}")
+        _require_files(self.files, ("data", "word_index"))
         return self
 
 
