@@ -152,6 +152,17 @@ def edit_yaml(path: Path, edit: Callable[[dict], None]) -> None:
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
+def copy_project(destination: Path) -> None:
+    """The project's code and pipeline files into `destination` (no data, outputs, store or caches)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, destination / name)
+
+
 def make_project(
     destination: Path,
     *,
@@ -164,13 +175,7 @@ def make_project(
     `suite` (e.g. "fashion") also copies that suite's dvc.yaml and params.yaml. DVC's analytics and
     update check are off in the copy: both start background processes that would compete for the CPU.
     """
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy2(source, destination / name)
+    copy_project(destination)
     if suite is not None:
         (destination / suite).mkdir()
         for name in SUITE_FILES:

@@ -48,9 +48,9 @@ def assess(model: Any, data: ProcessedData, *, figures_dir: Path, history: list[
     metrics, details = {}, {}
     for split in SPLITS:
         part = _scored(data, split)
-        metrics[split] = _metrics(schema, part.y, models.predict(model, part.x, schema))
+        predicted = models.predict(model, part.x, schema)  # the loop ends on all of the test split
+        metrics[split] = _metrics(schema, part.y, predicted)
     test = data.test
-    predicted = models.predict(model, test.x, schema)
     if schema.task == "language_model":
         metrics["test"]["unigram_bits_per_char"] = evaluation.unigram_bits_per_char(
             data.train.y, test.y, schema.n_classes

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import http.server
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,20 +19,12 @@ import pytest
 import requests
 import yaml
 
+from bench.common import copy_project
 from pipeline import io
 from pipeline.datasets import idx
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = (
-    "pipeline",
-    "stages",
-    "dvc.yaml",
-    "params.yaml",
-    ".dvcignore",
-    ".gitignore",
-    "pyproject.toml",
-)
 
 
 TINY_SHAPES = {"image": (8, 8, 1), "tabular": (6,), "sequence": (5, 3)}
@@ -156,13 +147,7 @@ def shrink_params(params: dict, experiments: dict[str, dict], *, epochs: int = 2
 
 def make_project(destination: Path, edit_params=None) -> Path:
     """A git + DVC copy of the project in `destination`, with params.yaml passed through `edit_params`."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy2(source, destination / name)
+    copy_project(destination)
     if edit_params is not None:
         params = yaml.safe_load((destination / "params.yaml").read_text())
         edit_params(params)
