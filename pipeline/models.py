@@ -96,6 +96,10 @@ def check_compatible(model_cfg: ModelConfig, schema: Schema, *, name: str | None
         )
     if family == "tfidf" and schema.task != "classification":
         raise _incompatible(model_cfg, schema, name, "tfidf classifies documents: use an lstm model")
+    if family == "lstm" and model_cfg.bidirectional and schema.task == "language_model":
+        raise _incompatible(
+            model_cfg, schema, name, "a language model reads left to right: set bidirectional to false"
+        )
     if family == "transfer" and not schema.is_categorical:
         raise _incompatible(model_cfg, schema, name, "transfer trains a softmax head: use a cnn model")
     if family == "transfer" and schema.input_shape[-1] not in (1, 3):
@@ -167,7 +171,13 @@ def build(
         hyperparameters["vocab_size"] = len(schema.vocabulary)
         if model_cfg.family == "lstm":  # a language model's windows hold no padding: masking only costs
             hyperparameters["mask_padding"] = schema.task != "language_model"
+            hyperparameters["every_step"] = trains_every_step(model_cfg, schema)
     return BUILDERS[model_cfg.family](tuple(schema.input_shape), n_classes, **hyperparameters)
+
+
+def trains_every_step(model_cfg: ModelConfig, schema: Schema) -> bool:
+    """An LSTM language model learns the next token after every position of a window, not only the last."""
+    return model_cfg.family == "lstm" and schema.task == "language_model"
 
 
 def predict(model: Any, x: np.ndarray, schema: Schema) -> np.ndarray:

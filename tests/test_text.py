@@ -79,6 +79,11 @@ def test_windows_predict_the_next_token():
     assert y.tolist() == [4, 7]
 
 
+def test_next_tokens_are_each_window_shifted_by_one():
+    x, y = vocabulary.windows(np.arange(10, dtype=np.int32), window=4, stride=3)
+    assert vocabulary.next_tokens(x, y).tolist() == [[1, 2, 3, 4], [4, 5, 6, 7]]
+
+
 # --- sources -------------------------------------------------------------------------------
 
 
@@ -242,6 +247,41 @@ def test_text_only_families_refuse_other_layouts(topics):
 
 
 # --- generation and language-model metrics -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def characters(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("characters")
+    cfg = text_config(
+        write_fortunes(tmp / "fortunes", per_topic=40),
+        task="language_model",
+        encoding={"tokens": "char", "vocab_size": 40},
+        window=12,
+        stride=12,
+        split={"val_size": 0.1, "test_size": 0.1},
+    )
+    return prepared(tmp, cfg)
+
+
+def test_lstm_language_model_learns_every_step_and_predicts_the_next_character(characters, tmp_path):
+    model_cfg = LstmModel(family="lstm", embedding_dim=8, units=[32])
+    schema = characters.schema
+    assert models.trains_every_step(model_cfg, schema)
+    assert models.build(model_cfg, schema, seed=0).output.shape == (None, 12, schema.n_classes)
+    result = training.fit(experiment_for(model_cfg, "keras", epochs=6), characters)
+    assert result.history[-1]["accuracy"] > 0.4  # over every position; the commonest character is 0.17
+    models.save(result.model, tmp_path / "model", result.hyperparameters)
+    predicted = models.predict(models.load(tmp_path / "model"), characters.test.x, schema)
+    assert predicted.shape == (len(characters.test.x), schema.n_classes)  # the next character only
+    np.testing.assert_allclose(predicted.sum(1), 1.0, rtol=1e-5)
+    unigram = evaluation.unigram_bits_per_char(characters.train.y, characters.test.y, schema.n_classes)
+    assert evaluation.language_model_metrics(characters.test.y, predicted)["bits_per_char"] < unigram
+
+
+def test_a_language_model_refuses_to_read_backwards(characters):
+    backwards = LstmModel(family="lstm", bidirectional=True)
+    with pytest.raises(PipelineError, match="reads left to right"):
+        models.check_compatible(backwards, characters.schema, name="char_lstm")
 
 
 def test_temperature_sharpens_or_flattens_without_reordering():

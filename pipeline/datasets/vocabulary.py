@@ -73,3 +73,8 @@ def windows(stream: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, n
     starts = np.arange(0, max(len(stream) - window, 0), stride)
     x = np.stack([stream[s : s + window] for s in starts]) if len(starts) else np.zeros((0, window), np.int32)
     return x.astype(np.int32), stream[starts + window].astype(np.int64)
+
+
+def next_tokens(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The id after every position of each window (x[i, 1:] then y[i]): targets for every-step training."""
+    return np.concatenate([x[:, 1:], y[:, np.newaxis].astype(x.dtype)], axis=1)

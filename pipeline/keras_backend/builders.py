@@ -113,12 +113,17 @@ def build_lstm(
     vocab_size: int | None = None,
     embedding_dim: int = 64,
     mask_padding: bool = True,
+    every_step: bool = False,
 ) -> keras.Model:
     """Stacked (optionally bidirectional) LSTMs -> head.
 
     An image (H, W, C) is read as H steps of W*C; token ids (length,) with `vocab_size` go through an
-    Embedding of `embedding_dim` that (with `mask_padding`) masks the padding id 0.
+    Embedding of `embedding_dim` that (with `mask_padding`) masks the padding id 0. With `every_step`
+    (a language model in training) the head runs at every step, giving (n, steps, n_classes):
+    `last_step` turns the trained model into one that predicts what follows the whole input.
     """
+    if every_step and bidirectional:
+        raise ValueError("an every-step (language) model reads left to right: set bidirectional to false")
     if vocab_size is None and len(input_shape) not in (2, 3):
         raise ValueError(
             f"build_lstm needs a sequence (steps, features) or image (H, W, C) input shape, got {input_shape}"
@@ -131,7 +136,7 @@ def build_lstm(
         height, width, channels = input_shape
         x = layers.Reshape((height, width * channels))(x)
     for i, n_units in enumerate(units):
-        lstm = layers.LSTM(n_units, return_sequences=i < len(units) - 1)
+        lstm = layers.LSTM(n_units, return_sequences=every_step or i < len(units) - 1)
         x = layers.Bidirectional(lstm)(x) if bidirectional else lstm(x)
         if dropout_rate:
             x = layers.Dropout(dropout_rate)(x)
@@ -166,6 +171,13 @@ def build_conv1d(
     for units in dense_units:
         x = _dense_block(x, units, activation="relu", batch_norm=False, dropout_rate=dropout_rate)
     return keras.Model(inputs, _head(x, n_classes), name="conv1d")
+
+
+def last_step(model: keras.Model) -> keras.Model:
+    """The model's prediction at its last step only (same layers and weights): (n, steps, k) -> (n, k)."""
+    steps, width = model.output.shape[1:]
+    last = layers.Cropping1D((steps - 1, 0), name="last_step")(model.output)
+    return keras.Model(model.inputs, layers.Reshape((width,), name="next")(last), name=model.name)
 
 
 BUILDERS: dict[str, Callable[..., keras.Model]] = {

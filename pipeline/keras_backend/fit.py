@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline import io, models
 from pipeline.config import Experiment, Schedule, Train
+from pipeline.datasets import vocabulary
 from pipeline.datasets.processed import ProcessedData, Split
 from pipeline.training import FitResult
 
@@ -81,8 +82,9 @@ def fit_keras(
         model = models.build(experiment.model, schema, seed, name=experiment.model_name)
     phases = _phases(experiment, backup_dir)
     history = _History(model, phases[-1].epochs, backup_dir / HISTORY_FILE if backup_dir else None)
-    train_set = _dataset(data.train, train, seed=seed, shuffle=True)
-    val_set = _dataset(data.val, train, seed=seed, shuffle=False)
+    every_step = models.trains_every_step(experiment.model, schema)
+    train_set = _dataset(data.train, train, seed=seed, shuffle=True, every_step=every_step)
+    val_set = _dataset(data.val, train, seed=seed, shuffle=False, every_step=every_step)
     start = time.perf_counter()
     for phase in phases:
         with info.strategy.scope():
@@ -102,6 +104,10 @@ def fit_keras(
             verbose=0,
         )
     fit_seconds = time.perf_counter() - start
+    if every_step:
+        from pipeline.keras_backend import builders
+
+        model = builders.last_step(model)
     if backup_dir is not None:
         shutil.rmtree(backup_dir, ignore_errors=True)  # finished: nothing left to resume
     return FitResult(
@@ -137,10 +143,12 @@ def _compile(model: Any, phase: _Phase, n_train: int, classification: bool, jit_
     )
 
 
-def _dataset(split: Split, train: Train, *, seed: int, shuffle: bool) -> Any:
+def _dataset(split: Split, train: Train, *, seed: int, shuffle: bool, every_step: bool) -> Any:
+    """Batches of the split; `every_step`: each window's target is the token after each position."""
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y)).cache()
+    y = vocabulary.next_tokens(split.x, split.y) if every_step else split.y
+    dataset = tf.data.Dataset.from_tensor_slices((split.x, y)).cache()
     if shuffle:  # after cache, so every epoch gets a new (seeded) order
         dataset = dataset.shuffle(min(train.shuffle_buffer, len(split.x)), seed=seed)
     return dataset.batch(train.batch_size).prefetch(tf.data.AUTOTUNE)
