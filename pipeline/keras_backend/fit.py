@@ -7,6 +7,9 @@ A transfer model trains in up to two phases, each one `model.fit` with its own b
 the head on the frozen backbone for `train.epochs`, then (fine-tuning) the backbone's top layers
 too, numbered on from epoch `train.epochs` to `train.epochs + fine_tune_epochs` in the same history.
 A run killed in phase 2 resumes in phase 2 (phase 1 is not repeated).
+
+An LSTM language model trains on the next token at every position of its windows (its history is over
+all positions) and is returned as a model of the token after the whole window.
 """
 
 from __future__ import annotations
