@@ -54,7 +54,12 @@ def header(info: dict[str, Any], args: argparse.Namespace, done: dict[str, tuple
         ["commit", f"`{info['commit']}`"],
         *([DISPLAY_NAMES.get(name, name), version] for name, version in info["versions"].items()),
     ]
-    command = "python -m bench.run_all" + (" --quick" if args.quick else "")
+    command = " ".join(
+        ["python -m bench.run_all"]
+        + (["--quick"] if args.quick else [])
+        + (["--only", *args.only] if args.only != list(BENCHMARKS) else [])
+        + (["--reuse"] if args.reuse else [])
+    )
     lines = ["# Benchmark results"]
     if args.quick:
         lines.append(
@@ -69,7 +74,7 @@ def header(info: dict[str, Any], args: argparse.Namespace, done: dict[str, tuple
         common.table(["", ""], rows),
     ]
     status_rows = []
-    for name in args.only:
+    for name in BENCHMARKS:
         title = common.SECTIONS[name]
         if name in done:
             seconds, code = done[name]
@@ -78,7 +83,8 @@ def header(info: dict[str, Any], args: argparse.Namespace, done: dict[str, tuple
                 [f"[{title}]({_anchor(title)})", WHAT[name], f"{seconds / 60:.1f} min", status]
             )
         else:
-            status_rows.append([f"[{title}]({_anchor(title)})", WHAT[name], "—", "pending"])
+            status = "pending" if name in args.only else "not in this run: its section says when it ran"
+            status_rows.append([f"[{title}]({_anchor(title)})", WHAT[name], "—", status])
     lines.append(common.table(["benchmark", "measures", "wall time", "status"], status_rows, "llrl"))
     return "\n\n".join(lines)
 
