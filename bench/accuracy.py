@@ -123,17 +123,22 @@ def experiment_rows(project: Path, params_file: Path) -> list[dict[str, Any]]:
         test = io.read_json(results / "metrics.json")["test"]
         trained = io.read_json(results / "train.json")
         if trained["family"] == "face_completion":
-            metric = "pixel rmse"
+            metric, key = "pixel rmse", "rmse"
         else:
-            metric = "accuracy" if trained["task"] == "classification" else "rmse"
+            metric = key = {"classification": "accuracy", "language_model": "bits_per_char"}.get(
+                trained["task"], "rmse"
+            )
         row.update(
-            metric=metric,
-            value=test["accuracy" if metric == "accuracy" else "rmse"],
+            metric=metric.replace("_", " "),
+            value=test[key],
             fit_seconds=trained["fit_seconds"],
             epochs=trained.get("epochs_run") or None,
         )
         if name in PUBLISHED:
             row["published"], row["published_text"], row["source"] = PUBLISHED[name]
+        elif "unigram_bits_per_char" in test:
+            row["published_text"] = f"unigram {test['unigram_bits_per_char']:.2f}"
+            row["source"] = "character frequencies without context, same split (lower is better)"
         elif "persistence_rmse" in test:
             row["published_text"] = f"persistence {test['persistence_rmse']:.1f}"
             row["source"] = "naive last-value forecast on the same split (lower is better)"
@@ -230,7 +235,7 @@ def render(rows: list[dict[str, Any]], runs: dict[str, dict[str, Any]], quick: b
         if row.get("missing"):
             table_rows.append([row["dataset"], name, "—", "not run", "—", "—", "—", "—"])
             continue
-        digits = 4 if row["metric"] == "accuracy" else (3 if row["metric"] == "pixel rmse" else 1)
+        digits = {"accuracy": 4, "pixel rmse": 3, "bits per char": 2}.get(row["metric"], 1)
         table_rows.append(
             [
                 row["dataset"],
@@ -295,13 +300,12 @@ def main(argv: list[str] | None = None) -> None:
                 edit_suite_params=shrink_fashion(mirror, files) if args.quick else None,
             )
             runs = run_pipelines(project, args.quick)
-        rows = experiment_rows(project, project / "params.yaml")
-        rows += experiment_rows(project / "fashion", project / "fashion" / "params.yaml")
         data_dir = project / "fashion" / "data" / "processed" / FASHION
         if not (data_dir / "schema.json").exists():
             raise common.BenchError(f"{data_dir} not found: run `make fashion` first, or drop --reuse")
-        data = processed.load(data_dir)
-        rows += fit_extra_baselines(data, project / "fashion" / "params.yaml", args.quick)
+        extra = fit_extra_baselines(processed.load(data_dir), project / "fashion" / "params.yaml", args.quick)
+        rows = experiment_rows(project, project / "params.yaml")  # read last: the freshest results
+        rows += experiment_rows(project / "fashion", project / "fashion" / "params.yaml") + extra
     body = render(rows, runs, args.quick, args.reuse)
     common.publish("accuracy", args, body, {"rows": rows, "pipelines": runs}, started)
 
