@@ -81,7 +81,7 @@ def epoch_seconds(
             x, y, batch_size=train.batch_size, epochs=epochs, shuffle=True, callbacks=[timer], verbose=0
         )
     else:  # as the pipeline calls it: the dataset shuffles, with the seed
-        dataset = _dataset(Split(x, y), train, seed=params.seed, shuffle=True, every_step=False)
+        dataset = _dataset(Split(x, y), train, seed=params.seed, shuffle=True)
         model.fit(dataset, epochs=epochs, shuffle=False, callbacks=[timer], verbose=0)
     return times
 

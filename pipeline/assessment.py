@@ -45,12 +45,11 @@ def assess(model: Any, data: ProcessedData, *, figures_dir: Path, history: list[
     schema = data.schema
     if face_completion.is_face_completion(model):
         return _assess_completion(model, data, figures_dir)
-    metrics, details = {}, {}
-    for split in SPLITS:
-        part = _scored(data, split)
-        predicted = models.predict(model, part.x, schema)  # the loop ends on all of the test split
-        metrics[split] = _metrics(schema, part.y, predicted)
-    test = data.test
+    scored = {split: _scored(data, split) for split in SPLITS}
+    predictions = {split: models.predict(model, part.x, schema) for split, part in scored.items()}
+    metrics = {split: _metrics(schema, scored[split].y, predictions[split]) for split in SPLITS}
+    details: dict[str, Any] = {}
+    test, predicted = data.test, predictions["test"]  # the test split is scored whole
     if schema.task == "language_model":
         metrics["test"]["unigram_bits_per_char"] = evaluation.unigram_bits_per_char(
             data.train.y, test.y, schema.n_classes

@@ -146,7 +146,7 @@ def _compile(model: Any, phase: _Phase, n_train: int, classification: bool, jit_
     )
 
 
-def _dataset(split: Split, train: Train, *, seed: int, shuffle: bool, every_step: bool) -> Any:
+def _dataset(split: Split, train: Train, *, seed: int, shuffle: bool, every_step: bool = False) -> Any:
     """Batches of the split; `every_step`: each window's target is the token after each position."""
     import tensorflow as tf
 
