@@ -30,7 +30,7 @@ run: setup  ## the default pipeline on offline data
 
 fashion: setup  ## the Fashion-MNIST experiments (Debian's dataset-fashion-mnist)
 	scripts/ensure-debian-packages dataset-fashion-mnist
-	dvc repro fashion/dvc.yaml
+	cd fashion && dvc repro
 
 test: setup node_modules/.package-lock.json  ## the whole test suite, end-to-end runs included
 	pytest -n auto --dist loadfile

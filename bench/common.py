@@ -56,7 +56,8 @@ PROJECT_FILES = (
     ".gitignore",
     "pyproject.toml",
 )
-SUITE_FILES = ("dvc.yaml", "params.yaml")
+SUITE_FILES = ("params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore")  # a suite: a DVC project
+SUITE_LINKS = ("dvc.yaml", "pipeline", "stages")  # ... whose pipeline and code are the root's
 FASHION_MIRROR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 FASHION_EXPERIMENT_PREFIX = "fashion_mnist-"
 _RUNNING_STAGE = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
@@ -172,14 +173,17 @@ def make_project(
 ) -> Path:
     """A git + DVC copy of the project's code and pipeline files (no data, no outputs, no store).
 
-    `suite` (e.g. "fashion") also copies that suite's dvc.yaml and params.yaml. DVC's analytics and
-    update check are off in the copy: both start background processes that would compete for the CPU.
+    `suite` (e.g. "fashion") also copies that suite: its params.yaml and DVC project files, and its
+    links to the root's dvc.yaml and code. DVC's analytics and update check are off in the copy: both
+    start background processes that would compete for the CPU.
     """
     copy_project(destination)
     if suite is not None:
-        (destination / suite).mkdir()
         for name in SUITE_FILES:
+            (destination / suite / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / suite / name, destination / suite / name)
+        for name in SUITE_LINKS:
+            (destination / suite / name).symlink_to(os.readlink(ROOT / suite / name))
     if edit_params is not None:
         edit_yaml(destination / "params.yaml", edit_params)
     if suite is not None:

@@ -103,7 +103,7 @@ def edit_suite(mirror: Path, files: dict) -> Any:
 
 def tracked_run(probe: Path, copy: Path, uri: str) -> dict[str, float]:
     """Train + evaluate of the experiment, each in a fresh process; seconds per MLflow part, by stage."""
-    env = common.project_env(copy, MLFLOW_TRACKING_URI=uri, DVC_ROOT=str(copy))
+    env = common.project_env(copy, MLFLOW_TRACKING_URI=uri, DVC_ROOT=str(copy / "fashion"))
     found: dict[str, float] = {}
     for stage in ("train", "evaluate"):
         _, parts = common.run_probe(probe, stage, EXPERIMENT, copy / "fashion", env)
@@ -139,9 +139,7 @@ def measure(work: Path, runs: int) -> dict[str, Any]:
     mirror = work / "mirror"
     files = common.fashion_subsample_mirror(mirror, N_TRAIN, N_TEST)
     copy = common.make_project(work / "project", suite="fashion", edit_suite_params=edit_suite(mirror, files))
-    common.run(
-        ["dvc", "repro", "fashion/dvc.yaml:preprocess@fashion_mnist"], copy, env=common.project_env(copy)
-    )
+    common.run(["dvc", "repro", "preprocess@fashion_mnist"], copy / "fashion", env=common.project_env(copy))
     probe = common.write_probe(work)
     with mlflow_server(work / "server") as (server_uri, server_start):
         log.info("mlflow server answered /health after %.1f s", server_start)

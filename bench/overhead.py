@@ -2,8 +2,8 @@
 
 The same model (Fashion-MNIST dense-128), data (the processed train / val arrays), epochs and batch size,
 trained (a) by PLAIN_SCRIPT below — load the arrays, build, compile, fit, save — and (b) by
-`dvc repro -f -s fashion/dvc.yaml:train@fashion_mnist-dense128` in a project copy, MLflow logging on
-(the copy's SQLite store). Pairs alternate which runs first; the ratio b/a is the median of the
+`dvc repro -f -s train@fashion_mnist-dense128` in the Fashion-MNIST suite of a project copy, MLflow
+logging on (the suite's SQLite store). Pairs alternate which runs first; the ratio b/a is the median of the
 per-pair ratios. Early stopping is off for the experiment so both train every epoch.
 
 Where the extra time goes: `common.STAGE_PROBE` runs the same train stage directly (no DVC) with timers
@@ -131,16 +131,16 @@ def measure(work: Path, settings: dict[str, Any], quick: bool) -> dict[str, Any]
     )
     env = common.project_env(copy)
     suite = copy / "fashion"
-    stage_env = common.project_env(copy, DVC_ROOT=str(copy))  # what DVC gives a stage
+    stage_env = common.project_env(copy, DVC_ROOT=str(copy / "fashion"))  # what DVC gives a stage
     plain, probe = work / "plain_keras.py", common.write_probe(work)
     plain.write_text(PLAIN_SCRIPT)
     data_dir = suite / "data" / "processed" / "fashion_mnist"
-    train_target = f"fashion/dvc.yaml:train@{EXPERIMENT}"
+    train_target = f"train@{EXPERIMENT}"
 
     log.info("preparing the data and warming up (first run creates the MLflow store, compiles bytecode)")
-    common.run(["dvc", "repro", "fashion/dvc.yaml:preprocess@fashion_mnist"], copy, env=env)
-    common.run(["dvc", "repro", "-s", train_target], copy, env=env)
-    evaluate = common.run(["dvc", "repro", "-s", f"fashion/dvc.yaml:evaluate@{EXPERIMENT}"], copy, env=env)
+    common.run(["dvc", "repro", "preprocess@fashion_mnist"], suite, env=env)
+    common.run(["dvc", "repro", "-s", train_target], suite, env=env)
+    evaluate = common.run(["dvc", "repro", "-s", f"evaluate@{EXPERIMENT}"], suite, env=env)
 
     def run_plain() -> tuple[common.Timed, dict[str, float]]:
         cmd = ["python", str(plain), str(data_dir), str(settings["epochs"]), str(settings["batch_size"])]
@@ -148,7 +148,7 @@ def measure(work: Path, settings: dict[str, Any], quick: bool) -> dict[str, Any]
         return timed, _with_rest(common.last_json_line(timed.stdout), timed.seconds)
 
     def run_dvc() -> common.Timed:
-        timed = common.run(["dvc", "repro", "-f", "-s", train_target], copy, env=env)
+        timed = common.run(["dvc", "repro", "-f", "-s", train_target], suite, env=env)
         if common.executed_stages(timed.stdout) != [train_target]:
             raise common.BenchError(f"expected dvc to run {train_target} only:\n{timed.stdout}")
         return timed

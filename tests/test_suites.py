@@ -1,4 +1,4 @@
-"""The DVC pipeline files agree with their params files and with each other."""
+"""The DVC pipeline files agree with their params files; the suites are DVC projects of their own."""
 
 from __future__ import annotations
 
@@ -50,10 +50,27 @@ def test_every_tracked_param_exists(pipeline):
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_suite_stages_match_the_root_pipeline(suite):
-    root_text = yaml.safe_dump(load(ROOT / "dvc.yaml"))
-    expected = re.sub(r"(\n\s*- )((?:stages|pipeline)/)", r"\1../\2", root_text)
-    assert yaml.safe_dump(load(ROOT / suite / "dvc.yaml")) == expected
+def test_a_suite_is_a_dvc_project_running_the_root_pipeline_and_code(suite):
+    folder = ROOT / suite
+    assert (folder / ".dvc" / "config").is_file(), f"not a DVC project: cd {suite} && dvc init --subdir"
+    for name in ("dvc.yaml", "pipeline", "stages"):
+        assert (folder / name).is_symlink() and (folder / name).resolve() == ROOT / name, (
+            f"{suite}/{name} must link to the root's: ln -s ../{name} {suite}/{name}"
+        )
+
+
+def test_the_root_project_sees_only_the_default_pipeline_and_a_suite_only_its_own():
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as root:
+        root_files = {stage.dvcfile.path for stage in root.index.stages}
+    assert root_files == {str(ROOT / "dvc.yaml")}
+    suite_params = load(ROOT / "fashion" / "params.yaml")
+    with Repo(str(ROOT / "fashion")) as suite:
+        names = {stage.name for stage in suite.index.stages}
+        pycache = ROOT / "fashion" / "pipeline" / "keras_backend" / "__pycache__"
+        assert suite.dvcignore.is_ignored_dir(str(pycache)), "bytecode would count as a code change"
+    assert names >= {f"train@{name}" for name in suite_params["experiments"]}
 
 
 @pytest.mark.parametrize("pipeline", PIPELINES, ids=lambda p: str(p.relative_to(ROOT)))
