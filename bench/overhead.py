@@ -131,7 +131,7 @@ def measure(work: Path, settings: dict[str, Any], quick: bool) -> dict[str, Any]
     )
     env = common.project_env(copy)
     suite = copy / "fashion"
-    stage_env = common.project_env(copy, DVC_ROOT=str(copy / "fashion"))  # what DVC gives a stage
+    stage_env = common.project_env(copy, DVC_ROOT=str(suite))  # what DVC gives a stage
     plain, probe = work / "plain_keras.py", common.write_probe(work)
     plain.write_text(PLAIN_SCRIPT)
     data_dir = suite / "data" / "processed" / "fashion_mnist"
