@@ -366,11 +366,12 @@ def write_probe(directory: Path) -> Path:
 def run_probe(
     probe: Path, stage: str, experiment: str, cwd: Path, env: Mapping[str, str]
 ) -> tuple[float, dict[str, Any]]:
-    """(wall seconds, seconds per part) of one stage run through STAGE_PROBE in `cwd` (the dvc.yaml's folder).
+    """(wall seconds, seconds per part) of one stage run through STAGE_PROBE in `cwd`, a DVC project's folder.
 
-    `start-up` is the wall time outside the process's own clock; `rest` what no timer covered.
+    The stage gets the DVC_ROOT that DVC would give it. `start-up` is the wall time outside the process's
+    own clock; `rest` what no timer covered.
     """
-    timed = run(["python", str(probe), stage, experiment], cwd, env=env)
+    timed = run(["python", str(probe), stage, experiment], cwd, env={**env, "DVC_ROOT": str(cwd)})
     parts = last_json_line(timed.stdout)
     parts["start-up"] = timed.seconds - parts["in process"]
     listed = sum(v for k, v in parts.items() if isinstance(v, float) and k not in ("in process", "start-up"))

@@ -103,7 +103,7 @@ def edit_suite(mirror: Path, files: dict) -> Any:
 
 def tracked_run(probe: Path, copy: Path, uri: str) -> dict[str, float]:
     """Train + evaluate of the experiment, each in a fresh process; seconds per MLflow part, by stage."""
-    env = common.project_env(copy, MLFLOW_TRACKING_URI=uri, DVC_ROOT=str(copy / "fashion"))
+    env = common.project_env(copy, MLFLOW_TRACKING_URI=uri)
     found: dict[str, float] = {}
     for stage in ("train", "evaluate"):
         _, parts = common.run_probe(probe, stage, EXPERIMENT, copy / "fashion", env)

@@ -131,7 +131,6 @@ def measure(work: Path, settings: dict[str, Any], quick: bool) -> dict[str, Any]
     )
     env = common.project_env(copy)
     suite = copy / "fashion"
-    stage_env = common.project_env(copy, DVC_ROOT=str(suite))  # what DVC gives a stage
     plain, probe = work / "plain_keras.py", common.write_probe(work)
     plain.write_text(PLAIN_SCRIPT)
     data_dir = suite / "data" / "processed" / "fashion_mnist"
@@ -154,7 +153,7 @@ def measure(work: Path, settings: dict[str, Any], quick: bool) -> dict[str, Any]
         return timed
 
     def run_probe() -> tuple[float, dict[str, float]]:
-        wall, parts = common.run_probe(probe, "train", EXPERIMENT, suite, stage_env)
+        wall, parts = common.run_probe(probe, "train", EXPERIMENT, suite, env)
         if parts.get("tracking status") != "logged":
             raise common.BenchError(f"the probed train stage did not log to MLflow: {parts}")
         return wall, _group_mlflow(parts)
