@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.config import Gate
-from pipeline.promotion import as_number, greater_is_better
+from pipeline.metric_values import as_number
+from pipeline.promotion import greater_is_better
 
 NEW, BETTER, SAME, WITHIN, REGRESSED, MISSING = (
     "new",

@@ -15,16 +15,6 @@ LOWER_IS_BETTER = frozenset(
 )
 
 
-def as_number(value: Any) -> float | None:
-    """A metric value as float, or None for what is not a number (strings, lists, None, booleans)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def greater_is_better(metric: str) -> bool:
     """The direction of a test metric: errors and losses are better lower, scores higher."""
     return metric not in LOWER_IS_BETTER

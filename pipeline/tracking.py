@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import PipelineError
-from pipeline.promotion import as_number
+from pipeline.metric_values import as_number
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,0 +1,149 @@
+"""dvc.yaml's code dependencies are exactly the project modules each stage imports.
+
+A module a stage imports but does not list would let an edit go unnoticed by `dvc repro`; a listed
+module it never imports would re-run it for nothing. The imports are read from the source (also
+those inside functions), so this holds without running TensorFlow or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("pipeline", "stages")
+BACKENDS = ("keras", "sklearn")
+NOT_BEHAVIOUR = {  # imported everywhere, yet an edit cannot change a stage's outputs
+    "pipeline/__init__.py": "sets TensorFlow's C++ log level",
+    "pipeline/errors.py": "defines the exception type stages report",
+}
+
+
+def module_path(name: str) -> Path | None:
+    """The file of project module `name`, or None when it is not one (a class, a function)."""
+    base = ROOT.joinpath(*name.split("."))
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def _runtime_nodes(tree: ast.Module):
+    """The nodes of a module outside `if TYPE_CHECKING:` blocks (those never run)."""
+    skipped = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for child in ast.walk(statement)
+    }
+    return (node for node in ast.walk(tree) if id(node) not in skipped)
+
+
+@cache
+def imported_names(path: Path) -> frozenset[str]:
+    """Dotted names of the project modules (and their members) `path` imports, anywhere in it."""
+    tree = ast.parse(path.read_text())
+    package = path.parent.relative_to(ROOT).parts
+    names = set()
+    for node in _runtime_nodes(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = list(package[: len(package) - node.level + 1]) if node.level else []
+            base = ".".join([*parts, *([node.module] if node.module else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) == "importlib.import_module":
+            names.update(_package_modules(path))  # a registry that picks its modules by name
+    return frozenset(name for name in names if name.split(".")[0] in PACKAGES)
+
+
+def _package_modules(init: Path) -> set[str]:
+    folder = init.parent.relative_to(ROOT)
+    return {".".join((*folder.parts, module.stem)) for module in init.parent.glob("*.py")}
+
+
+def _is_docstring_only(path: Path) -> bool:
+    body = ast.parse(path.read_text()).body
+    return all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
+
+
+def imported_files(entry: str, skip: tuple[str, ...] = ()) -> set[str]:
+    """Files (relative to the root) of every project module `entry` can import, with its packages."""
+    seen: set[Path] = set()
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        if name.startswith(skip):
+            continue
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            path = module_path(".".join(parts[:depth]))
+            if path and path not in seen:
+                seen.add(path)
+                todo.extend(imported_names(path))
+    return {
+        str(path.relative_to(ROOT))
+        for path in seen
+        if str(path.relative_to(ROOT)) not in NOT_BEHAVIOUR and not _is_docstring_only(path)
+    }
+
+
+def stages():
+    """(stage, entry module, code dependencies, backends) per stage of dvc.yaml.
+
+    A stage generated per experiment lists `pipeline/${item.backend}_backend`: its Keras items
+    import only the Keras backend, its scikit-learn items only the scikit-learn one.
+    """
+    for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
+        body = stage.get("do", stage)
+        entry = re.match(r"python -m ([\w.]+)", body["cmd"]).group(1)
+        deps = [dep for dep in body["deps"] if dep.startswith(tuple(f"{p}/" for p in PACKAGES))]
+        backends = BACKENDS if any("${item.backend}" in dep for dep in deps) else (None,)
+        yield pytest.param(entry, deps, backends, id=name)
+
+
+def imports_per_backend(entry: str, deps: list[str], backends: tuple) -> dict:
+    """{backend: (its resolved dependencies, the files it imports)}."""
+    result = {}
+    for backend in backends:
+        skip = tuple(f"pipeline.{other}_backend" for other in BACKENDS if backend and other != backend)
+        resolved = [dep.replace("${item.backend}", backend or "") for dep in deps]
+        result[backend] = resolved, imported_files(entry, skip)
+    return result
+
+
+def covers(dep: str, file: str) -> bool:
+    return file == dep or file.startswith(f"{dep}/")
+
+
+@pytest.mark.parametrize(("entry", "deps", "backends"), stages())
+def test_a_stage_lists_every_module_it_imports(entry, deps, backends):
+    for backend, (resolved, files) in imports_per_backend(entry, deps, backends).items():
+        missing = sorted(f for f in files if not any(covers(d, f) for d in resolved))
+        where = f"{entry} ({backend} backend)" if backend else entry
+        assert not missing, f"{where} imports these without listing them in dvc.yaml's deps: {missing}"
+
+
+@pytest.mark.parametrize(("entry", "deps", "backends"), stages())
+def test_a_stage_lists_no_module_it_does_not_import(entry, deps, backends):
+    per_backend = imports_per_backend(entry, deps, backends).values()
+    unused = [
+        dep
+        for index, dep in enumerate(deps)
+        if not any(covers(resolved[index], f) for resolved, files in per_backend for f in files)
+    ]
+    assert not unused, f"{entry} lists code in its dvc.yaml deps that none of its items imports: {unused}"
+
+
+def test_the_import_reader_follows_relative_function_level_and_registry_imports():
+    train = imported_files("stages.train", skip=("pipeline.sklearn_backend",))
+    assert "pipeline/keras_backend/fit.py" in train  # imported inside a function of training.py
+    assert "pipeline/sklearn_backend/fit.py" not in train
+    assert "pipeline/datasets/sources/text.py" in imported_files("stages.download")  # by name
