@@ -188,7 +188,13 @@ def make_project(
         edit_yaml(destination / "params.yaml", edit_params)
     if suite is not None:
         edit_yaml(destination / suite / "params.yaml", _suite_editor(destination, edit_suite_params))
-    env = project_env(destination)
+    init_project(destination)
+    return destination
+
+
+def init_project(folder: Path) -> None:
+    """Make `folder` a git + DVC project with all its files committed; no analytics, no update check."""
+    env = project_env(folder)
     for cmd in (
         ["git", "init", "-q", "-b", "main"],
         ["git", "config", "user.email", "bench@example.com"],
@@ -199,8 +205,7 @@ def make_project(
         ["git", "add", "-A"],
         ["git", "commit", "-q", "-m", "project copy"],
     ):
-        run(cmd, destination, env=env)
-    return destination
+        run(cmd, folder, env=env)
 
 
 def _suite_editor(project: Path, edit: Callable[[dict], None] | None) -> Callable[[dict], None]:
