@@ -1,4 +1,4 @@
-"""MLflow tracking for the stages: the only module in the project that imports mlflow.
+"""MLflow tracking for the stages; with registry.py, the only modules in the project that import mlflow.
 
 One MLflow experiment per dataset (`<mlflow.experiment_prefix><dataset>`), one run per execution of a
 project experiment, named after it: `train` opens the run, `evaluate` resumes it by the id `train`
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # UI: training view, not GenAI
 MODEL_NAME = "model"  # the name every run logs its model under: runs:/<run_id>/model
-CHAMPION = "champion"
 DEFAULT_TIMEOUT_SECONDS = 5.0
 VERSION_PACKAGES = ("tensorflow", "keras", "scikit-learn", "mlflow", "numpy", "dvc")
 MAX_PARAM_VALUE = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
@@ -89,7 +88,7 @@ def mask_uri(uri: str) -> str:
     return _SECRET_IN_QUERY.sub(r"\1***", _SECRET_IN_NETLOC.sub(r"\1:***@", uri))
 
 
-def _scrub(text: str, uri: str) -> str:
+def scrub(text: str, uri: str) -> str:
     """An error message safe to log: the raw URI and any embedded secret masked."""
     return mask_uri(text.replace(uri, mask_uri(uri)))
 
@@ -193,7 +192,7 @@ def _artifact_root(db: Path) -> Path:
     return db.parent / "mlartifacts"
 
 
-def _connect(uri: str, timeout_seconds: float) -> Any:
+def connect(uri: str, timeout_seconds: float) -> Any:
     """An MlflowClient on a reachable, ready store; raises on anything else (quickly)."""
     import mlflow
     from mlflow import MlflowClient
@@ -209,7 +208,7 @@ def _connect(uri: str, timeout_seconds: float) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def _unreachable(uri: str, error: str) -> PipelineError:
+def unreachable(uri: str, error: str) -> PipelineError:
     masked = mask_uri(uri)
     return PipelineError(
         f"MLflow tracking at {masked} is unavailable ({error}). Fix: start the tracking server "
@@ -350,9 +349,9 @@ class Run:
         try:
             action()
         except Exception as err:
-            message = _scrub(f"{type(err).__name__}: {err}", self._uri)
+            message = scrub(f"{type(err).__name__}: {err}", self._uri)
             if self._required:
-                raise _unreachable(self._uri, f"{what} failed: {message}") from err
+                raise unreachable(self._uri, f"{what} failed: {message}") from err
             self.error = f"{what} failed: {message}"
             logger.warning(
                 "MLflow tracking at %s failed (%s); the stage goes on without tracking",
@@ -532,7 +531,7 @@ class Run:
             try:
                 self._client.set_terminated(self.run_id, status=status)
             except Exception as err:
-                logger.debug("could not end run %s: %s", self.run_id, _scrub(str(err), self._uri))
+                logger.debug("could not end run %s: %s", self.run_id, scrub(str(err), self._uri))
 
 
 def _keras_flavor() -> Any:
@@ -611,9 +610,9 @@ def run(experiment: Experiment, *, stage: str, run_id: str | None = None) -> Ite
     try:
         current = _start(experiment, stage=stage, run_id=run_id, uri=uri)
     except Exception as err:
-        message = _scrub(f"{type(err).__name__}: {err}", uri)
+        message = scrub(f"{type(err).__name__}: {err}", uri)
         if settings.required:
-            raise _unreachable(uri, message) from err
+            raise unreachable(uri, message) from err
         logger.warning(
             "MLflow tracking at %s is unavailable (%s); running without tracking. Start the server, "
             "fix MLFLOW_TRACKING_URI, or set mlflow.required: true to make this an error",
@@ -633,7 +632,7 @@ def run(experiment: Experiment, *, stage: str, run_id: str | None = None) -> Ite
 
 
 def _start(experiment: Experiment, *, stage: str, run_id: str | None, uri: str) -> Run:
-    client = _connect(uri, experiment.mlflow.timeout_seconds)
+    client = connect(uri, experiment.mlflow.timeout_seconds)
     if run_id is not None and not _run_exists(client, run_id):
         logger.warning(
             "MLflow run %s (from the train stage) is not in %s; %s opens a new run",
@@ -705,100 +704,3 @@ def _experiment_id(client: Any, name: str, uri: str) -> str:
         if found is None:
             raise
         return found.experiment_id
-
-
-# --- model registry (the promote stage) -----------------------------------------------------
-
-
-def _registry(timeout_seconds: float) -> tuple[Any, str]:
-    uri = tracking_uri()
-    try:
-        return _connect(uri, timeout_seconds), uri
-    except Exception as err:
-        raise _unreachable(uri, _scrub(f"{type(err).__name__}: {err}", uri)) from err
-
-
-def champion(
-    model_name: str, *, metric_name: str | None = None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
-) -> tuple[str, float | None, str | None] | None:
-    """(version, its stored metric value, its run id) of the model's champion, or None if it has none.
-
-    The value is the one `register` stored; with `metric_name`, a champion promoted on another
-    metric has value None (not comparable), with a warning.
-    """
-    from mlflow.exceptions import MlflowException
-
-    client, uri = _registry(timeout_seconds)
-    try:
-        try:
-            registered = client.get_registered_model(model_name)
-        except MlflowException as err:
-            if err.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        version = registered.aliases.get(CHAMPION)
-        if version is None:
-            return None
-        details = client.get_model_version(model_name, str(version))
-    except MlflowException as err:
-        raise _unreachable(uri, _scrub(str(err), uri)) from err
-    value = as_number(details.tags.get("promote.value"))
-    stored_metric = details.tags.get("promote.metric")
-    if metric_name is not None and stored_metric != metric_name:
-        logger.warning(
-            "champion %s v%s was promoted on %r, not %r: its value is not comparable",
-            model_name,
-            version,
-            stored_metric,
-            metric_name,
-        )
-        value = None
-    return str(version), value, details.run_id
-
-
-def register(
-    run_id: str,
-    model_name: str,
-    metric_name: str,
-    metric_value: float,
-    *,
-    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-) -> str:
-    """Register the run's logged model as a new version of `model_name`, tagged with the metric."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    client, uri = _registry(timeout_seconds)
-    tags = {"promote.metric": metric_name, "promote.value": repr(float(metric_value))}
-    try:
-        source = _logged_model_uri(client, run_id)
-        version = mlflow.register_model(source, model_name, tags=tags)
-    except MlflowException as err:
-        raise PipelineError(
-            f"cannot register the model of run {run_id} as {model_name!r} in {mask_uri(uri)}: "
-            f"{_scrub(str(err), uri)}. Fix: re-run `dvc repro train@<experiment>` so the run logs its model"
-        ) from err
-    return str(version.version)
-
-
-def _logged_model_uri(client: Any, run_id: str) -> str:
-    """models:/<model_id> of the run's latest LoggedModel named `model`, else runs:/<run_id>/model."""
-    outputs = client.get_run(run_id).outputs
-    for output in reversed(outputs.model_outputs if outputs else []):
-        if client.get_logged_model(output.model_id).name == MODEL_NAME:
-            return f"models:/{output.model_id}"
-    return f"runs:/{run_id}/{MODEL_NAME}"
-
-
-def set_champion(model_name: str, version: str, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
-    """Point the alias `champion` (models:/<model_name>@champion) at `version`."""
-    from mlflow.exceptions import MlflowException
-
-    client, uri = _registry(timeout_seconds)
-    try:
-        client.set_registered_model_alias(model_name, CHAMPION, str(version))
-    except MlflowException as err:
-        raise PipelineError(
-            f"cannot point {model_name}@{CHAMPION} at version {version} in {mask_uri(uri)}: "
-            f"{_scrub(str(err), uri)}"
-        ) from err

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from pipeline import config, io, promotion, tracking
+from pipeline import config, io, promotion, registry
 from pipeline.errors import PipelineError
 from stages import cli
 
@@ -50,14 +50,14 @@ def promote_dataset(dataset: str, entries: dict[str, dict], params: config.Param
         }
     model_name = f"{params.mlflow.experiment_prefix}{dataset}"
     timeout = params.mlflow.timeout_seconds
-    current = tracking.champion(model_name, metric_name=metric, timeout_seconds=timeout)
+    current = registry.champion(model_name, metric_name=metric, timeout_seconds=timeout)
     decision = promotion.decide(
         value, current[1] if current else None, greater_is_better=higher, margin=params.promote.margin
     )
     record.update(model=model_name, champion_before=current[0] if current else None, reason=decision.reason)
     if decision.promote:
-        version = tracking.register(run_id, model_name, metric, value, timeout_seconds=timeout)
-        tracking.set_champion(model_name, version, timeout_seconds=timeout)
+        version = registry.register(run_id, model_name, metric, value, timeout_seconds=timeout)
+        registry.set_champion(model_name, version, timeout_seconds=timeout)
         record.update(promoted=True, version=version)
     log.info("%s: %s -> %s", dataset, best, decision.reason)
     return record

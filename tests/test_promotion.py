@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from pipeline import tracking
+from pipeline import registry, tracking
 from pipeline.config import Experiment, Mlflow
 from pipeline.errors import PipelineError
 from pipeline.promotion import Decision, best_experiment, decide
@@ -111,11 +111,11 @@ def logged_run(name: str) -> str:
 
 def promote(run_id: str, value: float) -> bool:
     """What the promote stage does: compare with the champion, register, move the alias if better."""
-    current = tracking.champion("toy")
+    current = registry.champion("toy")
     decision = decide(value, current[1] if current else None, greater_is_better=True, margin=0.01)
-    version = tracking.register(run_id, "toy", "accuracy", value)
+    version = registry.register(run_id, "toy", "accuracy", value)
     if decision.promote:
-        tracking.set_champion("toy", version)
+        registry.set_champion("toy", version)
     return decision.promote
 
 
@@ -127,22 +127,22 @@ def test_registry_moves_the_champion_alias_only_for_a_better_model(
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     first, better, worse = (logged_run(f"toy-{n}") for n in ("first", "better", "worse"))
-    assert tracking.champion("toy") is None
+    assert registry.champion("toy") is None
 
     assert promote(first, 0.80)
-    assert tracking.champion("toy") == ("1", 0.80, first)
+    assert registry.champion("toy") == ("1", 0.80, first)
 
     assert promote(better, 0.90)
-    assert tracking.champion("toy") == ("2", 0.90, better)
+    assert registry.champion("toy") == ("2", 0.90, better)
 
     assert not promote(worse, 0.85)
-    assert tracking.champion("toy") == ("2", 0.90, better)  # v3 is registered, the alias stays
+    assert registry.champion("toy") == ("2", 0.90, better)  # v3 is registered, the alias stays
 
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = client.search_model_versions("name = 'toy'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3]
     assert {str(v.version): v.tags["promote.value"] for v in versions}["3"] == "0.85"
-    assert tracking.champion("toy", metric_name="rmse") == ("2", None, better)  # not comparable
+    assert registry.champion("toy", metric_name="rmse") == ("2", None, better)  # not comparable
     champion_model = mlflow.pyfunc.load_model("models:/toy@champion")
     assert champion_model.metadata.run_id == better
 
@@ -152,4 +152,4 @@ def test_registering_a_run_without_a_model_names_the_fix(
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     with pytest.raises(PipelineError, match="dvc repro train"):
-        tracking.register("0" * 32, "toy", "accuracy", 0.5)
+        registry.register("0" * 32, "toy", "accuracy", 0.5)
