@@ -142,7 +142,7 @@ def test_a_stage_lists_no_module_it_does_not_import(entry, deps, backends):
     assert not unused, f"{entry} lists code in its dvc.yaml deps that none of its items imports: {unused}"
 
 
-def test_the_import_reader_follows_relative_function_level_and_registry_imports():
+def test_the_import_reader_follows_function_level_and_registry_imports():
     train = imported_files("stages.train", skip=("pipeline.sklearn_backend",))
     assert "pipeline/keras_backend/fit.py" in train  # imported inside a function of training.py
     assert "pipeline/sklearn_backend/fit.py" not in train
