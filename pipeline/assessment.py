@@ -15,7 +15,6 @@ import numpy as np
 from pipeline import evaluation, generation, models
 from pipeline.datasets import vocabulary
 from pipeline.datasets.processed import SPLITS, ProcessedData, Schema, Split
-from pipeline.sklearn_backend import face_completion
 
 N_PREVIEW = 8  # images in the face-completion figure
 MAX_SCORED_TRAIN = 10_000  # train-split scores on a seeded sample: an SVC predicts 60,000 images slowly
@@ -43,7 +42,7 @@ class Assessment:
 def assess(model: Any, data: ProcessedData, *, figures_dir: Path, history: list[dict]) -> Assessment:
     """Score `model` on every split; writes the task's figures and tables into `figures_dir`."""
     schema = data.schema
-    if face_completion.is_face_completion(model):
+    if models.is_face_completion(model):
         return _assess_completion(model, data, figures_dir)
     scored = {split: _scored(data, split) for split in SPLITS}
     predictions = {split: models.predict(model, part.x, schema) for split, part in scored.items()}
@@ -107,6 +106,8 @@ def _classified_samples(schema: Schema, test: Split, probabilities: np.ndarray) 
 
 def _assess_completion(model: Any, data: ProcessedData, figures_dir: Path) -> Assessment:
     """Face completion: pixel errors of the predicted lower halves, and the classic figure."""
+    from pipeline.sklearn_backend import face_completion  # a Keras model's evaluation never loads it
+
     metrics = {}
     for split in SPLITS:
         x = _scored(data, split).x

@@ -180,6 +180,15 @@ def trains_every_step(model_cfg: ModelConfig, schema: Schema) -> bool:
     return model_cfg.family == "lstm" and schema.task == "language_model"
 
 
+def is_face_completion(model: Any) -> bool:
+    """A face-completion pipeline (scikit-learn); a Keras model never is one."""
+    if not isinstance(model, BaseEstimator):
+        return False
+    from pipeline.sklearn_backend import face_completion
+
+    return face_completion.is_face_completion(model)
+
+
 def predict(model: Any, x: np.ndarray, schema: Schema) -> np.ndarray:
     """Classification: (n, n_classes) probabilities; regression/forecast: (n,) predictions.
 

@@ -2,13 +2,18 @@
 
 A module a stage imports but does not list would let an edit go unnoticed by `dvc repro`; a listed
 module it never imports would re-run it for nothing. The imports are read from the source (also
-those inside functions), so this holds without running TensorFlow or scikit-learn.
+those inside functions); a Keras and a scikit-learn experiment, run stage by stage in fresh processes,
+check that what they really load is listed too (a Keras stage loads no scikit-learn backend code).
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -147,3 +152,74 @@ def test_the_import_reader_follows_function_level_and_registry_imports():
     assert "pipeline/keras_backend/fit.py" in train  # imported inside a function of training.py
     assert "pipeline/sklearn_backend/fit.py" not in train
     assert "pipeline/datasets/sources/text.py" in imported_files("stages.download")  # by name
+
+
+# --- what the stages really load ---------------------------------------------------------------
+
+RUN_STAGE = f"""
+import json, runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_module(sys.argv[0], run_name="__main__")
+except SystemExit as stop:
+    if stop.code:
+        raise
+ours = [m for n, m in list(sys.modules.items()) if n.split(".")[0] in {set(PACKAGES)}]
+print(json.dumps([getattr(m, "__file__", None) for m in ours]))
+"""
+
+
+def run_stage(project: Path, *args: str) -> set[str]:
+    """Run `python -m <args>` in a fresh interpreter in `project`; the project files it loaded."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_STAGE, *args], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    return {str(Path(file).relative_to(ROOT)) for file in loaded if file}
+
+
+@pytest.fixture(scope="module")
+def iris_project(tmp_path_factory) -> tuple[Path, dict[str, set[str]]]:
+    """iris with a Keras (2 epochs) and a scikit-learn experiment, downloaded and preprocessed; what
+    `download` and `preprocess` loaded."""
+    project = tmp_path_factory.mktemp("iris")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["datasets"] = {"iris": params["datasets"]["iris"]}
+    params["experiments"] = {
+        "iris-dnn": {"dataset": "iris", "backend": "keras", "model": "iris_dnn"},
+        "iris-logreg": {"dataset": "iris", "backend": "sklearn", "model": "logreg"},
+    }
+    params["train"]["keras"].update(epochs=2)
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    (project / ".dvc").mkdir()  # the project root: its tracking store goes there
+    return project, {
+        stage: run_stage(project, f"stages.{stage}", "iris") for stage in ("download", "preprocess")
+    }
+
+
+def unlisted(stage: str, loaded: set[str], backend: str | None = None) -> list[str]:
+    """What `stage` loaded that its dvc.yaml deps do not cover."""
+    _, deps, _ = {param.id: param.values for param in stages()}[stage]
+    resolved = [dep.replace("${item.backend}", backend or "") for dep in deps]
+    return sorted(
+        file
+        for file in loaded - set(NOT_BEHAVIOUR)
+        if not any(covers(dep, file) for dep in resolved) and not _is_docstring_only(ROOT / file)
+    )
+
+
+def test_what_download_and_preprocess_load_is_listed_in_their_deps(iris_project):
+    _, loaded = iris_project
+    for stage in ("download", "preprocess"):
+        missing = unlisted(stage, loaded[stage])
+        assert not missing, f"{stage}@iris loaded these, not in its dvc.yaml deps: {missing}"
+
+
+@pytest.mark.parametrize(("experiment", "backend"), [("iris-dnn", "keras"), ("iris-logreg", "sklearn")])
+def test_what_train_and_evaluate_load_is_listed_in_their_deps(iris_project, experiment, backend):
+    project, _ = iris_project
+    for stage in ("train", "evaluate"):
+        missing = unlisted(stage, run_stage(project, f"stages.{stage}", experiment), backend)
+        assert not missing, f"{stage}@{experiment} loaded these, not in its dvc.yaml deps: {missing}"
