@@ -1,4 +1,4 @@
-"""When a challenger replaces the champion: pure decisions, no MLflow (the registry is tracking.py's job)."""
+"""When a challenger replaces the champion: pure decisions, no MLflow (the registry is registry.py's job)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from pipeline.tracking import (
     mask_uri,
     scrub,
     tracking_uri,
-    unreachable,
+    unreachable_error,
 )
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def _client(timeout_seconds: float) -> tuple[Any, str]:
     try:
         return connect(uri, timeout_seconds), uri
     except Exception as err:
-        raise unreachable(uri, scrub(f"{type(err).__name__}: {err}", uri)) from err
+        raise unreachable_error(uri, scrub(f"{type(err).__name__}: {err}", uri)) from err
 
 
 def champion(
@@ -56,7 +56,7 @@ def champion(
             return None
         details = client.get_model_version(model_name, str(version))
     except MlflowException as err:
-        raise unreachable(uri, scrub(str(err), uri)) from err
+        raise unreachable_error(uri, scrub(str(err), uri)) from err
     value = as_number(details.tags.get("promote.value"))
     stored_metric = details.tags.get("promote.metric")
     if metric_name is not None and stored_metric != metric_name:

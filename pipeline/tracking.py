@@ -208,7 +208,7 @@ def connect(uri: str, timeout_seconds: float) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def unreachable(uri: str, error: str) -> PipelineError:
+def unreachable_error(uri: str, error: str) -> PipelineError:
     masked = mask_uri(uri)
     return PipelineError(
         f"MLflow tracking at {masked} is unavailable ({error}). Fix: start the tracking server "
@@ -351,7 +351,7 @@ class Run:
         except Exception as err:
             message = scrub(f"{type(err).__name__}: {err}", self._uri)
             if self._required:
-                raise unreachable(self._uri, f"{what} failed: {message}") from err
+                raise unreachable_error(self._uri, f"{what} failed: {message}") from err
             self.error = f"{what} failed: {message}"
             logger.warning(
                 "MLflow tracking at %s failed (%s); the stage goes on without tracking",
@@ -612,7 +612,7 @@ def run(experiment: Experiment, *, stage: str, run_id: str | None = None) -> Ite
     except Exception as err:
         message = scrub(f"{type(err).__name__}: {err}", uri)
         if settings.required:
-            raise unreachable(uri, message) from err
+            raise unreachable_error(uri, message) from err
         logger.warning(
             "MLflow tracking at %s is unavailable (%s); running without tracking. Start the server, "
             "fix MLFLOW_TRACKING_URI, or set mlflow.required: true to make this an error",

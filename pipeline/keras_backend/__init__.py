@@ -1,4 +1,4 @@
 """The Keras backend: model builders, device handling and the training loop (imports TensorFlow).
 
-`train@<experiment>` stages of Keras experiments depend on this folder; scikit-learn stages do not.
+`train@` and `evaluate@` stages of Keras experiments depend on this folder; scikit-learn ones do not.
 """
