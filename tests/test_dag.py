@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import subprocess_env
+from tests.conftest import shrink_params, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("pipeline", "stages")
@@ -92,6 +92,7 @@ def _modules_imported_by_name(path: Path) -> set[str]:
     return {".".join((*folder.parts, module.stem)) for module in path.parent.glob("*.py")}
 
 
+@cache
 def _is_docstring_only(path: Path) -> bool:
     body = ast.parse(path.read_text()).body
     return all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
@@ -119,27 +120,45 @@ def imported_files(entry: str, skip: tuple[str, ...] = ()) -> set[str]:
             if path and path not in seen:
                 seen.add(path)
                 todo.extend(imported_names(path))
-    return {
-        str(path.relative_to(ROOT))
-        for path in seen
-        if str(path.relative_to(ROOT)) not in NO_EFFECT_ON_OUTPUTS and not _is_docstring_only(path)
-    }
+    return {file for file in (str(path.relative_to(ROOT)) for path in seen) if _matters(file)}
 
 
-def stages():
-    """(stage, entry module, code dependencies, backends) per stage of dvc.yaml.
+def _matters(file: str) -> bool:
+    """Whether an edit of `file` (relative to the root) can change a stage's outputs."""
+    return file not in NO_EFFECT_ON_OUTPUTS and not _is_docstring_only(ROOT / file)
+
+
+@cache
+def pipeline_stages() -> dict[str, tuple[str, list[str], tuple]]:
+    """{stage: (entry module, code dependencies, backends)} of dvc.yaml.
 
     A stage generated per experiment lists `pipeline/${item.backend}_backend`: its Keras items
     import only the Keras backend, its scikit-learn items only the scikit-learn one. Its other deps
     are the same for every item, so a module one backend's items import counts as used (today
     `datasets/download.py` and `archives.py`, which only Keras' pretrained weights need).
     """
+    table = {}
     for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
         body = stage.get("do", stage)
         entry = re.match(r"python -m ([\w.]+)", body["cmd"]).group(1)
         deps = [dep for dep in body["deps"] if dep.startswith(tuple(f"{p}/" for p in PACKAGES))]
         backends = BACKENDS if any("${item.backend}" in dep for dep in deps) else (None,)
-        yield pytest.param(entry, deps, backends, id=name)
+        table[name] = entry, deps, backends
+    return table
+
+
+def stages() -> list:
+    return [pytest.param(*row, id=name) for name, row in pipeline_stages().items()]
+
+
+def resolve(deps: list[str], backend: str | None) -> list[str]:
+    """The dependencies of a stage's items of `backend`."""
+    return [dep.replace("${item.backend}", backend or "") for dep in deps]
+
+
+def uncovered(files: set[str], deps: list[str]) -> list[str]:
+    """The files no dependency covers (as itself or as a folder above it)."""
+    return sorted(file for file in files if not any(covers(dep, file) for dep in deps))
 
 
 def imports_per_backend(entry: str, deps: list[str], backends: tuple) -> dict:
@@ -147,8 +166,7 @@ def imports_per_backend(entry: str, deps: list[str], backends: tuple) -> dict:
     result = {}
     for backend in backends:
         skip = tuple(f"pipeline.{other}_backend" for other in BACKENDS if backend and other != backend)
-        resolved = [dep.replace("${item.backend}", backend or "") for dep in deps]
-        result[backend] = resolved, imported_files(entry, skip)
+        result[backend] = resolve(deps, backend), imported_files(entry, skip)
     return result
 
 
@@ -159,7 +177,7 @@ def covers(dep: str, file: str) -> bool:
 @pytest.mark.parametrize(("entry", "deps", "backends"), stages())
 def test_a_stage_lists_every_module_it_imports(entry, deps, backends):
     for backend, (resolved, files) in imports_per_backend(entry, deps, backends).items():
-        missing = sorted(f for f in files if not any(covers(d, f) for d in resolved))
+        missing = uncovered(files, resolved)
         where = f"{entry} ({backend} backend)" if backend else entry
         assert not missing, f"{where} imports these without listing them in dvc.yaml's deps: {missing}"
 
@@ -222,12 +240,11 @@ def iris_project(tmp_path_factory) -> tuple[Path, dict[str, set[str]]]:
     `download` and `preprocess` loaded."""
     project = tmp_path_factory.mktemp("iris")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["datasets"] = {"iris": params["datasets"]["iris"]}
-    params["experiments"] = {
+    experiments = {
         "iris-dnn": {"dataset": "iris", "backend": "keras", "model": "iris_dnn"},
         "iris-logreg": {"dataset": "iris", "backend": "sklearn", "model": "logreg"},
     }
-    params["train"]["keras"].update(epochs=2)
+    shrink_params(params, experiments, epochs=2)
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     (project / ".dvc").mkdir()  # the project root: its tracking store goes there
     return project, {
@@ -237,13 +254,8 @@ def iris_project(tmp_path_factory) -> tuple[Path, dict[str, set[str]]]:
 
 def unlisted(stage: str, loaded: set[str], backend: str | None = None) -> list[str]:
     """What `stage` loaded that its dvc.yaml deps do not cover."""
-    _, deps, _ = {param.id: param.values for param in stages()}[stage]
-    resolved = [dep.replace("${item.backend}", backend or "") for dep in deps]
-    return sorted(
-        file
-        for file in loaded - set(NO_EFFECT_ON_OUTPUTS)
-        if not any(covers(dep, file) for dep in resolved) and not _is_docstring_only(ROOT / file)
-    )
+    _, deps, _ = pipeline_stages()[stage]
+    return uncovered({file for file in loaded if _matters(file)}, resolve(deps, backend))
 
 
 @pytest.mark.e2e
