@@ -200,7 +200,7 @@ def render(result: dict[str, Any], quick: bool) -> str:
         + f"{bare:.2f} s for as many stages with one file, one param and one output each; the rest, "
         + f"{noop - bare:.2f} s, goes to the further {dependencies - 2 * stages} dependencies and "
         + f"{outputs - stages} outputs the stages list ({dependencies} dependencies in all, params.yaml "
-        + f"counted once per stage: each stage's exact code modules, data and params; {outputs} outputs).",
+        + f"counted once per stage: each stage's code fingerprint, data and params; {outputs} outputs).",
     ]
     rows = []
     for edit in result["edits"]:

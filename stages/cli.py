@@ -86,4 +86,5 @@ def results_dir(experiment: str) -> Path:
 
 
 REPORTS_DIR = Path("reports")
+FINGERPRINTS_DIR = Path("fingerprints")  # per stage, the hashes of the code it imports
 CHECKPOINTS_DIR = Path("checkpoints")  # Keras BackupAndRestore state: outside DVC outputs, so it survives

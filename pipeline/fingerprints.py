@@ -1,0 +1,172 @@
+"""Which project modules a stage can import, read from the source, and their hashes as one fingerprint.
+
+A stage depends on its fingerprint file, not on a hand-written list of modules: it re-runs exactly
+when a module it can import changes, and the list cannot drift from the imports. Imports inside
+functions count, and so do the modules a package `__init__` imports by name; `if TYPE_CHECKING:`
+blocks never run and do not. An entry point that reaches a model backend gets one fingerprint per
+backend, without the other backends' code it imports only inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from pipeline import io
+from pipeline.errors import PipelineError
+
+ROOT = Path(__file__).absolute().parents[1]
+PACKAGES = ("pipeline", "stages")
+NO_EFFECT_ON_OUTPUTS = {  # imported everywhere, yet an edit cannot change a stage's outputs
+    "pipeline/__init__.py": "sets TensorFlow's C++ log level",
+    "pipeline/errors.py": "defines the exception type stages report",
+}
+IMPORT_BY_NAME = ("importlib.import_module", "import_module")
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return ast.unparse(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
+def _inside(tree: ast.Module, select) -> set[int]:
+    """ids of the nodes in the bodies of the nodes `select` picks."""
+    return {
+        id(child)
+        for node in ast.walk(tree)
+        if select(node)
+        for statement in node.body
+        for child in ast.walk(statement)
+    }
+
+
+def _within(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == package or name.startswith(f"{package}.") for package in packages)
+
+
+class ImportGraph:
+    """The project's modules under `root` and what each imports, parsed once per file."""
+
+    def __init__(self, root: Path = ROOT) -> None:
+        self.root = root
+        self._names: dict[Path, frozenset[tuple[str, bool]]] = {}
+
+    def module_path(self, name: str) -> Path | None:
+        """The file of project module `name`, or None when it is not one (a class, a function)."""
+        base = self.root.joinpath(*name.split("."))
+        for path in (base / "__init__.py", base.with_suffix(".py")):
+            if path.is_file():
+                return path
+        return None
+
+    def imported_names(self, path: Path) -> frozenset[tuple[str, bool]]:
+        """(dotted name, imported inside a function?) of the project modules and members `path` imports."""
+        if path not in self._names:
+            self._names[path] = self._read_imports(path)
+        return self._names[path]
+
+    def _read_imports(self, path: Path) -> frozenset[tuple[str, bool]]:
+        tree = ast.parse(path.read_text())
+        never_run = _inside(tree, lambda node: isinstance(node, ast.If) and _is_type_checking(node.test))
+        in_function = _inside(tree, lambda node: isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        package = path.parent.relative_to(self.root).parts
+        found = set()
+        for node in ast.walk(tree):
+            if id(node) in never_run:
+                continue
+            if isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                parts = list(package[: len(package) - node.level + 1]) if node.level else []
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+                names = {base, *(f"{base}.{alias.name}" for alias in node.names)}
+            elif isinstance(node, ast.Call) and ast.unparse(node.func) in IMPORT_BY_NAME:
+                names = self._modules_imported_by_name(path)
+            else:
+                continue
+            found.update((name, id(node) in in_function) for name in names if name.split(".")[0] in PACKAGES)
+        return frozenset(found)
+
+    def _modules_imported_by_name(self, path: Path) -> set[str]:
+        """A package `__init__` that imports its own modules by name may load any of them."""
+        folder = path.parent.relative_to(self.root)
+        if path.name != "__init__.py":
+            raise PipelineError(
+                f"{path.relative_to(self.root)} imports a module by name, so no one can tell which: "
+                "import it by name only in a package's __init__.py (which may load any module of it)"
+            )
+        return {".".join((*folder.parts, module.stem)) for module in path.parent.glob("*.py")}
+
+    def imported_files(self, entry: str, skip: tuple[str, ...] = ()) -> set[str]:
+        """Files (relative to the root) of every project module `entry` can import, with its packages.
+
+        Imports of `skip` packages inside functions are not followed (the other backends' code, which
+        only their items reach); an import of them at a module's top level still is. Modules whose
+        edits cannot change outputs (docstring-only ones, NO_EFFECT_ON_OUTPUTS) are left out.
+        """
+        seen: set[Path] = set()
+        todo = [(entry, False)]
+        while todo:
+            name, in_function = todo.pop()
+            if in_function and _within(name, skip):
+                continue
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):
+                path = self.module_path(".".join(parts[:depth]))
+                if path and path not in seen:
+                    seen.add(path)
+                    todo.extend(self.imported_names(path))
+        return {str(path.relative_to(self.root)) for path in seen if self.matters(path)}
+
+    def matters(self, path: Path) -> bool:
+        """Whether an edit of `path` can change a stage's outputs."""
+        if str(path.relative_to(self.root)) in NO_EFFECT_ON_OUTPUTS:
+            return False
+        body = ast.parse(path.read_text()).body
+        return not all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
+
+    def backends(self) -> list[str]:
+        """The model backends: the `pipeline/<name>_backend` packages."""
+        return sorted(path.name.removesuffix("_backend") for path in self.root.glob("pipeline/*_backend"))
+
+    def stage_modules(self, stage: str) -> dict[str, set[str]]:
+        """{fingerprint name: module files} of `python -m stages.<stage>`: `<stage>`, or
+        `<stage>-<backend>` per backend when it reaches one."""
+        entry = f"stages.{stage}"
+        if self.module_path(entry) is None:
+            raise PipelineError(f"no stage entry point stages/{stage}.py: name one of {self.entry_points()}")
+        backends = self.backends()
+        packages = {backend: f"pipeline.{backend}_backend" for backend in backends}
+        reached = self.imported_files(entry)
+        if not any(
+            file.startswith(f"pipeline/{backend}_backend/") for backend in backends for file in reached
+        ):
+            return {stage: reached}
+        return {
+            f"{stage}-{backend}": self.imported_files(
+                entry, tuple(package for other, package in packages.items() if other != backend)
+            )
+            for backend in backends
+        }
+
+    def entry_points(self) -> list[str]:
+        return sorted(
+            path.stem for path in (self.root / "stages").glob("*.py") if path.stem not in ("__init__", "cli")
+        )
+
+    def fingerprint(self, files: set[str]) -> str:
+        """`sha256  path` of each file, sorted by path (the format of `sha256sum`)."""
+        return "".join(f"{io.sha256_file(self.root / file)}  {file}\n" for file in sorted(files))
+
+
+def write(folder: Path, stages: list[str], root: Path = ROOT) -> list[str]:
+    """Write `<folder>/<name>.txt` for every fingerprint of `stages`, the folder whole; the names."""
+    graph = ImportGraph(root)
+    texts = {
+        name: graph.fingerprint(files)
+        for stage in stages
+        for name, files in graph.stage_modules(stage).items()
+    }
+    with io.atomic_dir(folder) as tmp:
+        for name, text in texts.items():
+            (tmp / f"{name}.txt").write_text(text)
+    return sorted(texts)

@@ -1,0 +1,100 @@
+"""The `fingerprint` stage: which modules a stage can import, and a fingerprint that changes with them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline import fingerprints
+from pipeline.errors import PipelineError
+from pipeline.fingerprints import ImportGraph
+
+STAGES = ["download", "preprocess", "train", "evaluate", "report", "promote"]
+
+
+@pytest.fixture
+def code(tmp_path) -> Path:
+    """A copy of the project's code, free to edit."""
+    for package in fingerprints.PACKAGES:
+        shutil.copytree(
+            fingerprints.ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return tmp_path
+
+
+def test_the_reader_follows_function_level_and_name_based_imports():
+    graph = ImportGraph()
+    train = graph.imported_files("stages.train", skip=("pipeline.sklearn_backend",))
+    assert "pipeline/keras_backend/fit.py" in train  # imported inside a function of training.py
+    assert "pipeline/sklearn_backend/fit.py" not in train
+    names = graph.imported_names(fingerprints.ROOT / "pipeline/training.py")
+    assert ("pipeline.keras_backend.fit.fit_keras", True) in names
+    assert ("pipeline.models", False) in names
+    assert "pipeline/datasets/sources/text.py" in graph.imported_files("stages.download")  # by name
+
+
+def test_modules_whose_edits_cannot_change_outputs_are_left_out():
+    files = ImportGraph().imported_files("stages.train")
+    assert "pipeline/errors.py" not in files and "pipeline/__init__.py" not in files
+    assert "pipeline/datasets/__init__.py" not in files  # a docstring only
+
+
+def test_a_stage_reaching_a_backend_gets_one_fingerprint_per_backend():
+    graph = ImportGraph()
+    assert set(graph.stage_modules("train")) == {"train-keras", "train-sklearn"}
+    assert set(graph.stage_modules("report")) == {"report"}
+    per_backend = graph.stage_modules("evaluate")
+    assert not any("sklearn_backend" in file for file in per_backend["evaluate-keras"])
+    assert not any("keras_backend" in file for file in per_backend["evaluate-sklearn"])
+
+
+def test_an_import_of_the_other_backend_at_top_level_is_followed(code):
+    training = code / "pipeline/training.py"
+    training.write_text("import pipeline.sklearn_backend.fit\n" + training.read_text())
+    keras = ImportGraph(code).stage_modules("train")["train-keras"]
+    assert "pipeline/sklearn_backend/fit.py" in keras
+
+
+def test_an_import_inside_type_checking_is_not_followed(code):
+    report = code / "pipeline/report.py"
+    report.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pipeline.tracking\n"
+        + report.read_text()
+    )
+    assert "pipeline/tracking.py" not in ImportGraph(code).stage_modules("report")["report"]
+
+
+def test_a_fingerprint_changes_exactly_when_a_module_it_covers_does(code):
+    fingerprints.write(code / "before", STAGES, root=code)
+    builders = code / "pipeline/keras_backend/builders.py"
+    builders.write_text(builders.read_text() + "\n# an edit\n")
+    fingerprints.write(code / "after", STAGES, root=code)
+    changed = {
+        path.stem
+        for path in (code / "after").iterdir()
+        if path.read_text() != (code / "before" / path.name).read_text()
+    }
+    assert changed == {"train-keras", "evaluate-keras"}
+    assert "pipeline/keras_backend/builders.py" in (code / "after/train-keras.txt").read_text()
+
+
+def test_fingerprints_are_the_same_bytes_every_time(tmp_path):
+    first = fingerprints.write(tmp_path / "a", STAGES)
+    fingerprints.write(tmp_path / "b", STAGES)
+    assert first == sorted(path.stem for path in (tmp_path / "a").iterdir())
+    for name in first:
+        assert (tmp_path / "a" / f"{name}.txt").read_bytes() == (tmp_path / "b" / f"{name}.txt").read_bytes()
+
+
+def test_an_unknown_stage_is_one_clear_error_and_writes_nothing(tmp_path):
+    with pytest.raises(PipelineError, match="no stage entry point stages/trian.py: name one of"):
+        fingerprints.write(tmp_path / "out", ["train", "trian"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_import_by_name_outside_a_package_init_is_refused(code):
+    (code / "pipeline/report.py").write_text("import importlib\nimportlib.import_module('pipeline.io')\n")
+    with pytest.raises(PipelineError, match="imports a module by name"):
+        ImportGraph(code).stage_modules("report")
