@@ -100,7 +100,7 @@ def affected(params_file: Path, section: str) -> list[str]:
 
 def measure(copy: Path, quick: bool) -> dict[str, Any]:
     env = common.project_env(copy)
-    repeats = 3 if quick else 5
+    repeats = 3 if quick else 9
     log.info("full dvc repro")
     full = common.run(["dvc", "repro"], copy, env=env)
     n_full = len(common.executed_stages(full.stdout))

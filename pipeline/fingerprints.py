@@ -48,7 +48,17 @@ class ImportGraph:
 
     def __init__(self, root: Path = ROOT) -> None:
         self.root = root
+        self._trees: dict[Path, ast.Module] = {}
         self._names: dict[Path, frozenset[tuple[str, bool]]] = {}
+
+    def _tree(self, path: Path) -> ast.Module:
+        if path not in self._trees:
+            try:
+                self._trees[path] = ast.parse(path.read_text(), filename=str(path))
+            except SyntaxError as err:
+                where = f"{path.relative_to(self.root)}, line {err.lineno}"
+                raise PipelineError(f"{where}: {err.msg}; fix it: no stage can import it") from None
+        return self._trees[path]
 
     def module_path(self, name: str) -> Path | None:
         """The file of project module `name`, or None when it is not one (a class, a function)."""
@@ -65,7 +75,7 @@ class ImportGraph:
         return self._names[path]
 
     def _read_imports(self, path: Path) -> frozenset[tuple[str, bool]]:
-        tree = ast.parse(path.read_text())
+        tree = self._tree(path)
         never_run = _inside(tree, lambda node: isinstance(node, ast.If) and _is_type_checking(node.test))
         in_function = _inside(tree, lambda node: isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
         package = path.parent.relative_to(self.root).parts
@@ -121,7 +131,7 @@ class ImportGraph:
         """Whether an edit of `path` can change a stage's outputs."""
         if str(path.relative_to(self.root)) in NO_EFFECT_ON_OUTPUTS:
             return False
-        body = ast.parse(path.read_text()).body
+        body = self._tree(path).body
         return not all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
 
     def backends(self) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import logging
 import os
 import signal
 import socket
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from bench.common import copy_project
 from pipeline import io
 from pipeline.datasets import idx
 from pipeline.datasets.processed import ProcessedData, Schema, Split
+from stages import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -217,3 +219,20 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
+
+
+def in_process(main: Callable, argv: list[str]) -> tuple[int, list[logging.LogRecord]]:
+    """Run a stage's main through cli.run; (exit code, the records it logged on `stages`)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.ERROR)
+    handler.emit = records.append
+    logger = logging.getLogger("stages")
+    logger.addHandler(handler)
+    try:
+        cli.run(main, argv)
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        logger.removeHandler(handler)
+    return code, records

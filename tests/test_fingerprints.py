@@ -10,6 +10,8 @@ import pytest
 from pipeline import fingerprints
 from pipeline.errors import PipelineError
 from pipeline.fingerprints import ImportGraph
+from stages import fingerprint as fingerprint_stage
+from tests.conftest import in_process
 
 STAGES = ["download", "preprocess", "train", "evaluate", "report", "promote"]
 
@@ -98,3 +100,19 @@ def test_an_import_by_name_outside_a_package_init_is_refused(code):
     (code / "pipeline/report.py").write_text("import importlib\nimportlib.import_module('pipeline.io')\n")
     with pytest.raises(PipelineError, match="imports a module by name"):
         ImportGraph(code).stage_modules("report")
+
+
+def test_a_syntax_error_is_one_clear_error_naming_file_and_line(code):
+    (code / "pipeline/report.py").write_text('"""Report."""\n\ndef broken(:\n    pass\n')
+    with pytest.raises(PipelineError, match=r"pipeline/report.py, line 3: .*; fix it"):
+        ImportGraph(code).stage_modules("report")
+
+
+def test_the_stage_writes_the_folder_or_reports_one_line_and_exit_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    written = tmp_path / "fingerprints"
+    assert in_process(fingerprint_stage.main, ["report", "promote"]) == (0, [])
+    assert sorted(path.name for path in written.iterdir()) == ["promote.txt", "report.txt"]
+    code, records = in_process(fingerprint_stage.main, ["report", "trian"])
+    assert code == 2 and records[0].getMessage().startswith("no stage entry point stages/trian.py")
+    assert sorted(path.name for path in written.iterdir()) == ["promote.txt", "report.txt"]  # kept whole

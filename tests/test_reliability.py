@@ -42,7 +42,7 @@ from stages import preprocess as preprocess_stage
 from stages import promote as promote_stage
 from stages import report as report_stage
 from stages import train as train_stage
-from tests.conftest import make_project, run, subprocess_env, write_idx_set
+from tests.conftest import in_process, make_project, run, subprocess_env, write_idx_set
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -94,23 +94,6 @@ def wait_for(
             raise AssertionError(f"process ended before {what}:\n{process.communicate()[0][-3000:]}")
         time.sleep(0.01)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def in_process(main: Callable, argv: list[str]) -> tuple[int, list[logging.LogRecord]]:
-    """Run a stage's main through cli.run; (exit code, the records it logged on `stages`)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(level=logging.ERROR)
-    handler.emit = records.append
-    logger = logging.getLogger("stages")
-    logger.addHandler(handler)
-    try:
-        cli.run(main, argv)
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    finally:
-        logger.removeHandler(handler)
-    return code, records
 
 
 # --- (1) malformed params: one message naming the key, exit 2, nothing written -----------------
