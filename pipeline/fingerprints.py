@@ -2,14 +2,19 @@
 
 A stage depends on its fingerprint file, not on a hand-written list of modules: it re-runs exactly
 when a module it can import changes, and the list cannot drift from the imports. Imports inside
-functions count, and so do the modules a package `__init__` imports by name; `if TYPE_CHECKING:`
-blocks never run and do not. An entry point that reaches a model backend gets one fingerprint per
-backend, without the other backends' code it imports only inside functions.
+functions count, and so do `importlib.import_module` calls (a constant name, or any module of the
+package whose `__init__` imports its modules by a computed name); `if TYPE_CHECKING:` blocks never
+run and do not. Modules holding only a docstring are left out: no edit of one changes outputs.
+
+An entry point that reaches a model backend gets one fingerprint per backend, leaving out the other
+backends' code where it is imported inside a function (shared modules import a backend only in the
+function that serves its models); an import of it at a module's top level is still followed.
 """
 
 from __future__ import annotations
 
 import ast
+import pkgutil
 from pathlib import Path
 
 from pipeline import io
@@ -17,11 +22,8 @@ from pipeline.errors import PipelineError
 
 ROOT = Path(__file__).absolute().parents[1]
 PACKAGES = ("pipeline", "stages")
-NO_EFFECT_ON_OUTPUTS = {  # imported everywhere, yet an edit cannot change a stage's outputs
-    "pipeline/__init__.py": "sets TensorFlow's C++ log level",
-    "pipeline/errors.py": "defines the exception type stages report",
-}
-IMPORT_BY_NAME = ("importlib.import_module", "import_module")
+IMPORT_BY_NAME = ("importlib.import_module", "import_module", "__import__")
+NOT_ENTRY_POINTS = ("__init__", "cli")
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -39,10 +41,6 @@ def _inside(tree: ast.Module, select) -> set[int]:
     }
 
 
-def _within(name: str, packages: tuple[str, ...]) -> bool:
-    return any(name == package or name.startswith(f"{package}.") for package in packages)
-
-
 class ImportGraph:
     """The project's modules under `root` and what each imports, parsed once per file."""
 
@@ -51,13 +49,21 @@ class ImportGraph:
         self._trees: dict[Path, ast.Module] = {}
         self._names: dict[Path, frozenset[tuple[str, bool]]] = {}
 
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
     def _tree(self, path: Path) -> ast.Module:
         if path not in self._trees:
             try:
-                self._trees[path] = ast.parse(path.read_text(), filename=str(path))
+                self._trees[path] = ast.parse(path.read_bytes(), filename=str(path))
             except SyntaxError as err:
-                where = f"{path.relative_to(self.root)}, line {err.lineno}"
-                raise PipelineError(f"{where}: {err.msg}; fix it: no stage can import it") from None
+                raise PipelineError(
+                    f"{self.relative(path)}, line {err.lineno}: {err.msg}; fix it: no stage can import it"
+                ) from None
+            except (ValueError, OSError) as err:
+                raise PipelineError(
+                    f"cannot read {self.relative(path)} as Python source ({err}): fix it"
+                ) from None
         return self._trees[path]
 
     def module_path(self, name: str) -> Path | None:
@@ -90,34 +96,37 @@ class ImportGraph:
                 base = ".".join([*parts, *([node.module] if node.module else [])])
                 names = {base, *(f"{base}.{alias.name}" for alias in node.names)}
             elif isinstance(node, ast.Call) and ast.unparse(node.func) in IMPORT_BY_NAME:
-                names = self._modules_imported_by_name(path)
+                names = self._imported_by_name(path, node)
             else:
                 continue
             found.update((name, id(node) in in_function) for name in names if name.split(".")[0] in PACKAGES)
         return frozenset(found)
 
-    def _modules_imported_by_name(self, path: Path) -> set[str]:
-        """A package `__init__` that imports its own modules by name may load any of them."""
-        folder = path.parent.relative_to(self.root)
+    def _imported_by_name(self, path: Path, call: ast.Call) -> set[str]:
+        """The module an `import_module` call loads: its constant name, or, in a package `__init__`
+        that imports its own modules by a computed name, any of them."""
+        first = call.args[0] if call.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return {first.value}
         if path.name != "__init__.py":
             raise PipelineError(
-                f"{path.relative_to(self.root)} imports a module by name, so no one can tell which: "
-                "import it by name only in a package's __init__.py (which may load any module of it)"
+                f"{self.relative(path)}, line {call.lineno}: imports a module by a computed name, so no one "
+                "can tell which: do it only in a package's __init__.py (which may load any module of it)"
             )
-        return {".".join((*folder.parts, module.stem)) for module in path.parent.glob("*.py")}
+        package = ".".join(path.parent.relative_to(self.root).parts)
+        return {f"{package}.{module.name}" for module in pkgutil.iter_modules([str(path.parent)])}
 
     def imported_files(self, entry: str, skip: tuple[str, ...] = ()) -> set[str]:
         """Files (relative to the root) of every project module `entry` can import, with its packages.
 
         Imports of `skip` packages inside functions are not followed (the other backends' code, which
-        only their items reach); an import of them at a module's top level still is. Modules whose
-        edits cannot change outputs (docstring-only ones, NO_EFFECT_ON_OUTPUTS) are left out.
+        only their items reach); an import of them at a module's top level still is.
         """
         seen: set[Path] = set()
         todo = [(entry, False)]
         while todo:
             name, in_function = todo.pop()
-            if in_function and _within(name, skip):
+            if in_function and any(name == p or name.startswith(f"{p}.") for p in skip):
                 continue
             parts = name.split(".")
             for depth in range(1, len(parts) + 1):
@@ -125,27 +134,32 @@ class ImportGraph:
                 if path and path not in seen:
                     seen.add(path)
                     todo.extend(self.imported_names(path))
-        return {str(path.relative_to(self.root)) for path in seen if self.matters(path)}
+        return {self.relative(path) for path in seen if self.matters(path)}
 
     def matters(self, path: Path) -> bool:
-        """Whether an edit of `path` can change a stage's outputs."""
-        if str(path.relative_to(self.root)) in NO_EFFECT_ON_OUTPUTS:
-            return False
+        """Whether an edit of `path` can change a stage's outputs: all but docstring-only modules."""
         body = self._tree(path).body
         return not all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
 
     def backends(self) -> list[str]:
         """The model backends: the `pipeline/<name>_backend` packages."""
-        return sorted(path.name.removesuffix("_backend") for path in self.root.glob("pipeline/*_backend"))
+        return sorted(
+            path.parent.name.removesuffix("_backend")
+            for path in self.root.glob("pipeline/*_backend/__init__.py")
+        )
+
+    def entry_points(self) -> list[str]:
+        """The stages: `stages/<name>.py` modules but the shared ones."""
+        stages = (path.stem for path in (self.root / "stages").glob("*.py"))
+        return sorted(stage for stage in stages if stage not in NOT_ENTRY_POINTS)
 
     def stage_modules(self, stage: str) -> dict[str, set[str]]:
         """{fingerprint name: module files} of `python -m stages.<stage>`: `<stage>`, or
         `<stage>-<backend>` per backend when it reaches one."""
-        entry = f"stages.{stage}"
-        if self.module_path(entry) is None:
+        if stage not in self.entry_points():
             raise PipelineError(f"no stage entry point stages/{stage}.py: name one of {self.entry_points()}")
+        entry = f"stages.{stage}"
         backends = self.backends()
-        packages = {backend: f"pipeline.{backend}_backend" for backend in backends}
         reached = self.imported_files(entry)
         if not any(
             file.startswith(f"pipeline/{backend}_backend/") for backend in backends for file in reached
@@ -153,29 +167,26 @@ class ImportGraph:
             return {stage: reached}
         return {
             f"{stage}-{backend}": self.imported_files(
-                entry, tuple(package for other, package in packages.items() if other != backend)
+                entry, tuple(f"pipeline.{other}_backend" for other in backends if other != backend)
             )
             for backend in backends
         }
-
-    def entry_points(self) -> list[str]:
-        return sorted(
-            path.stem for path in (self.root / "stages").glob("*.py") if path.stem not in ("__init__", "cli")
-        )
 
     def fingerprint(self, files: set[str]) -> str:
         """`sha256  path` of each file, sorted by path (the format of `sha256sum`)."""
         return "".join(f"{io.sha256_file(self.root / file)}  {file}\n" for file in sorted(files))
 
 
+def stage_files(stages: list[str], root: Path = ROOT) -> tuple[ImportGraph, dict[str, set[str]]]:
+    """The graph of `root`'s code and {fingerprint name: module files} of every stage of `stages`."""
+    graph = ImportGraph(root)
+    return graph, {name: files for stage in stages for name, files in graph.stage_modules(stage).items()}
+
+
 def write(folder: Path, stages: list[str], root: Path = ROOT) -> list[str]:
     """Write `<folder>/<name>.txt` for every fingerprint of `stages`, the folder whole; the names."""
-    graph = ImportGraph(root)
-    texts = {
-        name: graph.fingerprint(files)
-        for stage in stages
-        for name, files in graph.stage_modules(stage).items()
-    }
+    graph, files = stage_files(stages, root)
+    texts = {name: graph.fingerprint(modules) for name, modules in files.items()}
     with io.atomic_dir(folder) as tmp:
         for name, text in texts.items():
             (tmp / f"{name}.txt").write_text(text)

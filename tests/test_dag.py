@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.fingerprints import PACKAGES, ImportGraph
+from pipeline.fingerprints import PACKAGES, ImportGraph, stage_files
 from tests.conftest import shrink_params, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,20 +37,22 @@ def entry(body: dict) -> str:
     return re.match(r"python -m stages\.(\w+)", body["cmd"]).group(1)
 
 
+def fingerprinted_stages() -> list[str]:
+    """The stages the `fingerprint` stage's command names."""
+    return pipeline_stages()["fingerprint"]["cmd"].split()[3:]
+
+
 @cache
 def fingerprint_files() -> dict[str, set[str]]:
     """{fingerprint name: the module files it covers} of every stage dvc.yaml fingerprints."""
-    stages = pipeline_stages()["fingerprint"]["cmd"].split()[3:]
-    graph = ImportGraph()
-    return {name: files for stage in stages for name, files in graph.stage_modules(stage).items()}
+    return stage_files(fingerprinted_stages())[1]
 
 
 def test_the_fingerprint_stage_reads_all_code_and_covers_every_other_stage():
     body = pipeline_stages()["fingerprint"]
     assert body["deps"] == list(PACKAGES) and body["outs"] == ["fingerprints"]
-    fingerprinted = set(body["cmd"].split()[3:])
     run = {entry(stage) for name, stage in pipeline_stages().items() if name != "fingerprint"}
-    assert fingerprinted == run
+    assert set(fingerprinted_stages()) == run
 
 
 @pytest.mark.parametrize("name", [name for name in pipeline_stages() if name != "fingerprint"])
@@ -128,9 +130,14 @@ def test_what_download_and_preprocess_load_is_in_their_fingerprints(iris_project
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize(("experiment", "backend"), [("iris-dnn", "keras"), ("iris-logreg", "sklearn")])
-def test_what_train_and_evaluate_load_is_in_their_fingerprints(iris_project, experiment, backend):
+def test_what_train_evaluate_report_and_promote_load_is_in_their_fingerprints(iris_project):
+    """One experiment per backend, then the report and promotion over both (one test: they build on
+    each other's outputs)."""
     project, _ = iris_project
-    for stage in ("train", "evaluate"):
-        missing = unfingerprinted(stage, run_stage(project, f"stages.{stage}", experiment), backend)
-        assert not missing, f"{stage}@{experiment} loaded these, not in its fingerprint: {missing}"
+    for experiment, backend in (("iris-dnn", "keras"), ("iris-logreg", "sklearn")):
+        for stage in ("train", "evaluate"):
+            missing = unfingerprinted(stage, run_stage(project, f"stages.{stage}", experiment), backend)
+            assert not missing, f"{stage}@{experiment} loaded these, not in its fingerprint: {missing}"
+    for stage in ("report", "promote"):
+        missing = unfingerprinted(stage, run_stage(project, f"stages.{stage}"))
+        assert not missing, f"{stage} loaded these, not in its fingerprint: {missing}"

@@ -37,10 +37,29 @@ def test_the_reader_follows_function_level_and_name_based_imports():
     assert "pipeline/datasets/sources/text.py" in graph.imported_files("stages.download")  # by name
 
 
-def test_modules_whose_edits_cannot_change_outputs_are_left_out():
-    files = ImportGraph().imported_files("stages.train")
-    assert "pipeline/errors.py" not in files and "pipeline/__init__.py" not in files
+def test_only_docstring_only_modules_are_left_out(code):
+    files = ImportGraph(code).imported_files("stages.train")
+    assert {"pipeline/errors.py", "pipeline/__init__.py"} <= files
     assert "pipeline/datasets/__init__.py" not in files  # a docstring only
+    init = code / "pipeline/datasets/__init__.py"
+    init.write_text(init.read_text() + "CHUNK = 1024\n")
+    assert "pipeline/datasets/__init__.py" in ImportGraph(code).imported_files("stages.train")
+
+
+def test_relative_and_constant_name_imports_are_followed(code):
+    (code / "pipeline/extra.py").write_text("VALUE = 1\n")
+    (code / "pipeline/more.py").write_text("VALUE = 2\n")
+    report = code / "pipeline/report.py"
+    report.write_text(
+        "import importlib\nfrom .extra import VALUE\n\n\ndef more():\n"
+        "    return importlib.import_module('pipeline.more')\n" + report.read_text()
+    )
+    assert {"pipeline/extra.py", "pipeline/more.py"} <= ImportGraph(code).stage_modules("report")["report"]
+
+
+def test_a_folder_without_init_is_no_backend(code):
+    (code / "pipeline/old_backend/__pycache__").mkdir(parents=True)
+    assert ImportGraph(code).backends() == ["keras", "sklearn"]
 
 
 def test_a_stage_reaching_a_backend_gets_one_fingerprint_per_backend():
@@ -93,12 +112,16 @@ def test_fingerprints_are_the_same_bytes_every_time(tmp_path):
 def test_an_unknown_stage_is_one_clear_error_and_writes_nothing(tmp_path):
     with pytest.raises(PipelineError, match="no stage entry point stages/trian.py: name one of"):
         fingerprints.write(tmp_path / "out", ["train", "trian"])
+    with pytest.raises(PipelineError, match="no stage entry point stages/cli.py"):
+        fingerprints.write(tmp_path / "out", ["cli"])
     assert not (tmp_path / "out").exists()
 
 
-def test_an_import_by_name_outside_a_package_init_is_refused(code):
-    (code / "pipeline/report.py").write_text("import importlib\nimportlib.import_module('pipeline.io')\n")
-    with pytest.raises(PipelineError, match="imports a module by name"):
+def test_an_import_by_a_computed_name_outside_a_package_init_is_refused(code):
+    (code / "pipeline/report.py").write_text("import importlib\nNAME = 'io'\nimportlib.import_module(NAME)\n")
+    with pytest.raises(
+        PipelineError, match="pipeline/report.py, line 3: imports a module by a computed name"
+    ):
         ImportGraph(code).stage_modules("report")
 
 
@@ -116,3 +139,9 @@ def test_the_stage_writes_the_folder_or_reports_one_line_and_exit_2(tmp_path, mo
     code, records = in_process(fingerprint_stage.main, ["report", "trian"])
     assert code == 2 and records[0].getMessage().startswith("no stage entry point stages/trian.py")
     assert sorted(path.name for path in written.iterdir()) == ["promote.txt", "report.txt"]  # kept whole
+
+
+def test_undecodable_source_is_one_clear_error(code):
+    (code / "pipeline/report.py").write_bytes(b"x = 1\x00\n")
+    with pytest.raises(PipelineError, match="pipeline/report.py"):
+        ImportGraph(code).stage_modules("report")
