@@ -2,9 +2,9 @@
 
 dvc.yaml lists no module by hand: every stage depends on its file of fingerprints/, which the
 `fingerprint` stage writes from the imports read in the source (tests/test_fingerprints.py). Here:
-dvc.yaml wires each stage to its own fingerprint, and a Keras and a scikit-learn experiment, run
-stage by stage in fresh processes, load no project module their fingerprint leaves out (an edit
-`dvc repro` would not notice).
+dvc.yaml wires each stage to its own fingerprint, and every stage, run in a fresh process on a Keras
+and a scikit-learn experiment, loads no project module its fingerprint leaves out (an edit `dvc repro`
+would not notice).
 """
 
 from __future__ import annotations
