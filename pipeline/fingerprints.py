@@ -172,21 +172,19 @@ class ImportGraph:
             for backend in backends
         }
 
+    def stage_files(self, stages: list[str]) -> dict[str, set[str]]:
+        """{fingerprint name: module files} of every stage of `stages`."""
+        return {name: files for stage in stages for name, files in self.stage_modules(stage).items()}
+
     def fingerprint(self, files: set[str]) -> str:
         """`sha256  path` of each file, sorted by path (the format of `sha256sum`)."""
         return "".join(f"{io.sha256_file(self.root / file)}  {file}\n" for file in sorted(files))
 
 
-def stage_files(stages: list[str], root: Path = ROOT) -> tuple[ImportGraph, dict[str, set[str]]]:
-    """The graph of `root`'s code and {fingerprint name: module files} of every stage of `stages`."""
-    graph = ImportGraph(root)
-    return graph, {name: files for stage in stages for name, files in graph.stage_modules(stage).items()}
-
-
 def write(folder: Path, stages: list[str], root: Path = ROOT) -> list[str]:
     """Write `<folder>/<name>.txt` for every fingerprint of `stages`, the folder whole; the names."""
-    graph, files = stage_files(stages, root)
-    texts = {name: graph.fingerprint(modules) for name, modules in files.items()}
+    graph = ImportGraph(root)
+    texts = {name: graph.fingerprint(files) for name, files in graph.stage_files(stages).items()}
     with io.atomic_dir(folder) as tmp:
         for name, text in texts.items():
             (tmp / f"{name}.txt").write_text(text)

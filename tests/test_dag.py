@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.fingerprints import PACKAGES, ImportGraph, stage_files
+from pipeline.fingerprints import PACKAGES, ImportGraph
 from tests.conftest import shrink_params, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +43,14 @@ def fingerprinted_stages() -> list[str]:
 
 
 @cache
+def graph() -> ImportGraph:
+    return ImportGraph()
+
+
+@cache
 def fingerprint_files() -> dict[str, set[str]]:
     """{fingerprint name: the module files it covers} of every stage dvc.yaml fingerprints."""
-    return stage_files(fingerprinted_stages())[1]
+    return graph().stage_files(fingerprinted_stages())
 
 
 def test_the_fingerprint_stage_reads_all_code_and_covers_every_other_stage():
@@ -59,7 +64,7 @@ def test_the_fingerprint_stage_reads_all_code_and_covers_every_other_stage():
 def test_a_stage_depends_on_its_own_fingerprint_and_lists_no_module(name):
     body = pipeline_stages()[name]
     stage = entry(body)
-    per_backend = len(ImportGraph().stage_modules(stage)) > 1  # then a foreach over experiments
+    per_backend = len(graph().stage_modules(stage)) > 1  # then a foreach over experiments
     own = f"fingerprints/{stage}-${{item.backend}}.txt" if per_backend else f"fingerprints/{stage}.txt"
     assert [dep for dep in body["deps"] if dep.split("/")[0] in (*PACKAGES, "fingerprints")] == [own]
 
@@ -117,8 +122,7 @@ def iris_project(tmp_path_factory) -> tuple[Path, dict[str, set[str]]]:
 def unfingerprinted(stage: str, loaded: set[str], backend: str | None = None) -> list[str]:
     """What `stage` loaded that its fingerprint leaves out, though an edit of it could change outputs."""
     covered = fingerprint_files()[f"{stage}-{backend}" if backend else stage]
-    graph = ImportGraph()
-    return sorted(file for file in loaded - covered if graph.matters(ROOT / file))
+    return sorted(file for file in loaded - covered if graph().matters(ROOT / file))
 
 
 @pytest.mark.e2e

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from bench.common import copy_project
 from pipeline import fingerprints
 from pipeline.errors import PipelineError
 from pipeline.fingerprints import ImportGraph
@@ -19,10 +19,7 @@ STAGES = ["download", "preprocess", "train", "evaluate", "report", "promote"]
 @pytest.fixture
 def code(tmp_path) -> Path:
     """A copy of the project's code, free to edit."""
-    for package in fingerprints.PACKAGES:
-        shutil.copytree(
-            fingerprints.ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    copy_project(tmp_path)
     return tmp_path
 
 

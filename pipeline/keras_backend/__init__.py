@@ -1,4 +1,5 @@
 """The Keras backend: model builders, device handling and the training loop (imports TensorFlow).
 
-`train@` and `evaluate@` stages of Keras experiments depend on this folder; scikit-learn ones do not.
+Only the fingerprints of Keras experiments' `train@` and `evaluate@` stages cover it (see
+pipeline/fingerprints.py): an edit here re-runs no scikit-learn stage.
 """

@@ -1,4 +1,5 @@
 """The scikit-learn backend: baseline estimators, face completion and their fitting.
 
-`train@` and `evaluate@` stages of scikit-learn experiments depend on this folder; Keras ones do not.
+Only the fingerprints of scikit-learn experiments' `train@` and `evaluate@` stages cover it (see
+pipeline/fingerprints.py): an edit here re-runs no Keras stage.
 """
