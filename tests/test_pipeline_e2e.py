@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.common import executed_stages
 from pipeline import io
 from tests.conftest import make_project, run, shrink_params
 
@@ -68,6 +69,19 @@ def test_editing_a_keras_model_marks_only_its_experiments(project):
     edit_params(project, lambda p: p["models"]["keras"]["iris_dnn"].update(hidden_units=[8, 8]))
     assert stale_stages(project) == {"train@iris-dnn"}  # `dvc status` names the stages whose own deps changed
     run(["git", "checkout", "params.yaml"], project)
+
+
+def test_editing_an_experiment_re_runs_its_evaluation_through_train(project):
+    """evaluate@ tracks no params: train@'s new outputs are what re-run it."""
+    edit_params(project, lambda p: p["experiments"]["iris-dnn"].setdefault("train", {}).update(epochs=1))
+    try:
+        assert stale_stages(project) == {"train@iris-dnn", "report", "promote"}  # not evaluate@iris-dnn
+        executed = executed_stages(run(["dvc", "repro"], project).stdout)
+    finally:
+        run(["git", "checkout", "params.yaml"], project)
+        run(["dvc", "repro"], project)  # back to the first run's outputs (DVC's run cache)
+    assert executed == ["train@iris-dnn", "evaluate@iris-dnn", "report", "promote"]
+    assert stale_stages(project) == set()
 
 
 def test_editing_one_dataset_marks_only_its_chain(project):
