@@ -82,11 +82,12 @@ def bare_project(folder: Path, stages: int, params_file: Path) -> Path:
     return folder
 
 
-def lock_counts(lock_file: Path) -> tuple[int, int]:
-    """(dependencies: code, data and params files; outputs) the stages of `lock_file` record."""
+def lock_counts(lock_file: Path) -> tuple[int, int, int]:
+    """(dependencies: code, data and params files; outputs; stages tracking params) in `lock_file`."""
     stages = yaml.safe_load(lock_file.read_text())["stages"].values()
     dependencies = sum(len(stage.get("deps", [])) + len(stage.get("params", {})) for stage in stages)
-    return dependencies, sum(len(stage.get("outs", [])) for stage in stages)
+    outputs = sum(len(stage.get("outs", [])) for stage in stages)
+    return dependencies, outputs, sum(1 for stage in stages if stage.get("params"))
 
 
 def affected(params_file: Path, section: str) -> list[str]:
@@ -143,7 +144,7 @@ def measure(copy: Path, quick: bool) -> dict[str, Any]:
     return {
         "full_seconds": full.seconds,
         "full_stages": n_full,
-        "dependencies_outputs": lock_counts(copy / "dvc.lock"),
+        "lock_counts": lock_counts(copy / "dvc.lock"),
         "noop_seconds": noop,
         "bare_noop_seconds": bare_noop,
         "noop_cpu_seconds": noop_cpu,
@@ -167,7 +168,7 @@ def render(result: dict[str, Any], quick: bool) -> str:
     noop = common.median(result["noop_seconds"])
     startup = common.median(result["startup_seconds"])
     bare = common.median(result["bare_noop_seconds"])
-    stages, (dependencies, outputs) = result["full_stages"], result["dependencies_outputs"]
+    stages, (dependencies, outputs, reading_params) = result["full_stages"], result["lock_counts"]
     heavy = [m for m in HEAVY_MODULES if result["noop_imports"].get(m)]
     lines = [
         f"Default pipeline{' (quick: digits, 3 experiments)' if quick else ''} in a fresh project copy: "
@@ -195,12 +196,14 @@ def render(result: dict[str, Any], quick: bool) -> str:
         + " (DVC run in-process, `sys.modules` checked afterwards); its median CPU time was "
         + f"{common.median(result['noop_cpu_seconds']):.2f} s. Beyond DVC's start-up it took "
         + f"{noop - startup:.2f} s, {1000 * (noop - startup) / result['full_stages']:.0f} ms per stage: "
-        + "DVC loads the pipeline and dvc.lock, then for each stage re-reads params.yaml, checks every "
-        + "dependency and output and takes its file locks. Bare DVC needs "
-        + f"{bare:.2f} s for as many stages with one file, one param and one output each; the rest, "
-        + f"{noop - bare:.2f} s, goes to the further {dependencies - 2 * stages} dependencies and "
-        + f"{outputs - stages} outputs the stages list ({dependencies} dependencies in all, params.yaml "
-        + f"counted once per stage: each stage's code fingerprint, data and params; {outputs} outputs).",
+        + "DVC loads the pipeline and dvc.lock, then for each stage checks every dependency and output, "
+        + f"re-reads params.yaml if the stage tracks params ({reading_params} of {stages} do) and takes "
+        + f"its file locks. Bare DVC needs {bare:.2f} s for as many stages with one file, one param and "
+        + f"one output each; the difference, {noop - bare:+.2f} s, is the balance of the "
+        + f"{dependencies - 2 * stages:+d} dependencies, {outputs - stages:+d} outputs and "
+        + f"{reading_params - stages:+d} params.yaml reads the stages differ by ({dependencies} "
+        + "dependencies in all, params.yaml counted once per stage that tracks it: each stage's code "
+        + f"fingerprint, data and params; {outputs} outputs).",
     ]
     rows = []
     for edit in result["edits"]:
