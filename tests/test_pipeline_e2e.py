@@ -73,14 +73,20 @@ def test_editing_a_keras_model_marks_only_its_experiments(project):
 
 def test_editing_an_experiment_re_runs_its_evaluation_through_train(project):
     """evaluate@ tracks no params: train@'s new outputs are what re-run it."""
-    edit_params(project, lambda p: p["experiments"]["iris-dnn"].setdefault("train", {}).update(epochs=1))
+
+    def swap_model(params: dict) -> None:  # the experiment now names another (new) model
+        sklearn = params["models"]["sklearn"]
+        sklearn["logreg_c2"] = {**sklearn["logreg"], "hyperparameters": {"C": 2.0, "max_iter": 2000}}
+        params["experiments"]["iris-logreg"]["model"] = "logreg_c2"
+
+    edit_params(project, swap_model)
     try:
-        assert stale_stages(project) == {"train@iris-dnn", "report", "promote"}  # not evaluate@iris-dnn
+        assert stale_stages(project) == {"train@iris-logreg", "report", "promote"}  # not evaluate@
         executed = executed_stages(run(["dvc", "repro"], project).stdout)
     finally:
         run(["git", "checkout", "params.yaml"], project)
         run(["dvc", "repro"], project)  # back to the first run's outputs (DVC's run cache)
-    assert executed == ["train@iris-dnn", "evaluate@iris-dnn", "report", "promote"]
+    assert executed == ["train@iris-logreg", "evaluate@iris-logreg", "report", "promote"]
     assert stale_stages(project) == set()
 
 
