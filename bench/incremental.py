@@ -200,8 +200,8 @@ def render(result: dict[str, Any], quick: bool) -> str:
         + f"re-reads params.yaml if the stage tracks params ({reading_params} of {stages} do) and takes "
         + f"its file locks. Bare DVC needs {bare:.2f} s for as many stages with one file, one param and "
         + f"one output each; the difference, {noop - bare:+.2f} s, is the balance of the "
-        + f"{dependencies - 2 * stages:+d} dependencies, {outputs - stages:+d} outputs and "
-        + f"{reading_params - stages:+d} params.yaml reads the stages differ by ({dependencies} "
+        + f"{dependencies - reading_params - stages:+d} file dependencies, {outputs - stages:+d} outputs "
+        + f"and {reading_params - stages:+d} params.yaml reads the stages differ by ({dependencies} "
         + "dependencies in all, params.yaml counted once per stage that tracks it: each stage's code "
         + f"fingerprint, data and params; {outputs} outputs).",
     ]
