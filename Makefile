@@ -22,15 +22,20 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
+# Queued sweep points start from the last commit: without a committed lock they have no baseline.
+remind_lock = git ls-files --error-unmatch $(1) >/dev/null 2>&1 || echo "Next: commit $(1) (git add $(1) && git commit -m 'Baseline run') before a sweep: queued experiments start from the last commit."
+
 DEFAULT_DATA_PACKAGES := fortunes  # Debian packages the default pipeline reads
 
 run: setup  ## the default pipeline on offline data
 	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
 	dvc repro
+	@$(call remind_lock,dvc.lock)
 
 fashion: setup  ## the Fashion-MNIST experiments (Debian's dataset-fashion-mnist)
 	scripts/ensure-debian-packages dataset-fashion-mnist
 	cd fashion && dvc repro
+	@$(call remind_lock,fashion/dvc.lock)
 
 test: setup node_modules/.package-lock.json  ## the whole test suite, end-to-end runs included
 	pytest -n auto --dist loadfile
