@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bench.common import executed_stages
-from pipeline import config
 from pipeline.datasets import stamps
-from tests.conftest import make_project, run, shrink_params
+from pipeline.errors import PipelineError
+from tests.conftest import ROOT, make_project, run, shrink_params, subprocess_env
 
 CSV_ROWS = "".join(f"{i % 7},{(i * 3) % 11},{'yes' if i % 2 else 'no'}\n" for i in range(60))
-
-
-def csv_config(path: str, **fields) -> config.CsvSource:
-    return config.CsvSource(source="csv", path=path, target="label", **fields)
 
 
 def entries(folder: Path) -> dict[str, str | bytes]:
@@ -26,14 +24,18 @@ def entries(folder: Path) -> dict[str, str | bytes]:
 def test_local_files_become_links_and_other_sources_stamps(tmp_path):
     (tmp_path / "table.csv").write_text("a,label\n1,x\n")
     (tmp_path / "docs").mkdir()
-    datasets = {
-        "table": csv_config(str(tmp_path / "table.csv")),
-        "by_url": csv_config((tmp_path / "table.csv").as_uri()),
-        "remote": csv_config("https://example.com/t.csv", sha256="0" * 64),
-        "docs": config.TextSource(source="text", path=str(tmp_path / "docs"), format="folders"),
-        "iris": config.SklearnSource(source="sklearn", name="iris"),
-        "gone": csv_config(str(tmp_path / "gone.csv")),
+    params = {
+        "datasets": {
+            "table": {"source": "csv", "path": str(tmp_path / "table.csv")},
+            "by_url": {"source": "csv", "path": (tmp_path / "table.csv").as_uri()},
+            "remote": {"source": "csv", "path": "https://example.com/t.csv"},
+            "docs": {"source": "text", "path": str(tmp_path / "docs")},
+            "iris": {"source": "sklearn", "name": "iris"},
+            "gone": {"source": "csv", "path": str(tmp_path / "gone.csv")},
+        }
     }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    datasets = stamps.read_datasets(tmp_path / "params.yaml")
     out = tmp_path / "sources"
     stamps.write(out, datasets)
     assert (out / "table").readlink() == tmp_path / "table.csv"
@@ -45,6 +47,23 @@ def test_local_files_become_links_and_other_sources_stamps(tmp_path):
     before = entries(out)
     stamps.write(out, datasets)  # rewritten in place: byte-identical, so nothing downstream re-runs
     assert entries(out) == before
+
+
+def test_a_params_file_without_datasets_is_named(tmp_path):
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    with pytest.raises(PipelineError, match="has no `datasets:` mapping"):
+        stamps.read_datasets(tmp_path / "params.yaml")
+
+
+def test_the_stage_imports_no_validation_library(tmp_path):
+    """It runs on every `dvc repro`: pydantic's models alone cost ~0.2 s to build."""
+    probe = (
+        "import sys, runpy; runpy.run_module('stages.sources', run_name='__main__'); "
+        "print(sorted({'pydantic', 'numpy', 'pandas'} & set(sys.modules)))"
+    )
+    (tmp_path / "params.yaml").write_text("datasets: {iris: {source: sklearn, name: iris}}\n")
+    result = run([sys.executable, "-c", probe], tmp_path, env={**subprocess_env(), "PYTHONPATH": str(ROOT)})
+    assert result.stdout.strip() == "[]" and (tmp_path / "sources" / "iris").exists()
 
 
 def with_csv_dataset(params: dict) -> None:
