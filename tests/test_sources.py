@@ -3,67 +3,61 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bench.common import executed_stages
+from pipeline import config
 from pipeline.datasets import stamps
 from pipeline.errors import PipelineError
-from tests.conftest import ROOT, make_project, run, shrink_params, subprocess_env
+from tests.conftest import make_project, run, shrink_params
 
 CSV_ROWS = "".join(f"{i % 7},{(i * 3) % 11},{'yes' if i % 2 else 'no'}\n" for i in range(60))
+
+
+def csv_config(path: str, **fields) -> config.CsvSource:
+    return config.CsvSource(source="csv", path=path, target="label", **fields)
 
 
 def entries(folder: Path) -> dict[str, str | bytes]:
     return {p.name: str(p.readlink()) if p.is_symlink() else p.read_bytes() for p in folder.iterdir()}
 
 
-def test_local_files_become_links_and_other_sources_stamps(tmp_path):
-    (tmp_path / "table.csv").write_text("a,label\n1,x\n")
-    (tmp_path / "docs").mkdir()
-    params = {
-        "datasets": {
-            "table": {"source": "csv", "path": str(tmp_path / "table.csv")},
-            "by_url": {"source": "csv", "path": (tmp_path / "table.csv").as_uri()},
-            "remote": {"source": "csv", "path": "https://example.com/t.csv"},
-            "docs": {"source": "text", "path": str(tmp_path / "docs")},
-            "iris": {"source": "sklearn", "name": "iris"},
-            "gone": {"source": "csv", "path": str(tmp_path / "gone.csv")},
-        }
+def test_local_files_become_links_and_other_sources_stamps(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the project root
+    Path("table.csv").write_text("a,label\n1,x\n")
+    Path("docs").mkdir()
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.csv"
+    outside.write_text("a,label\n1,x\n")
+    datasets = {
+        "table": csv_config("table.csv"),
+        "by_url": csv_config((tmp_path / "table.csv").as_uri()),
+        "outside": csv_config(str(outside)),
+        "remote": csv_config("https://example.com/t.csv", sha256="0" * 64),
+        "docs": config.TextSource(source="text", path="docs", format="folders"),
+        "iris": config.SklearnSource(source="sklearn", name="iris"),
     }
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    datasets = stamps.read_datasets(tmp_path / "params.yaml")
-    out = tmp_path / "sources"
+    out = Path("sources")
     stamps.write(out, datasets)
-    assert (out / "table").readlink() == tmp_path / "table.csv"
-    assert (out / "by_url").readlink() == tmp_path / "table.csv"
-    assert (out / "docs").readlink() == tmp_path / "docs"
-    assert json.loads((out / "remote").read_text()) == {"source": "csv"}
-    assert json.loads((out / "iris").read_text()) == {"source": "sklearn"}
-    assert json.loads((out / "gone").read_text())["missing"] == str(tmp_path / "gone.csv")
-    before = entries(out)
-    stamps.write(out, datasets)  # rewritten in place: byte-identical, so nothing downstream re-runs
-    assert entries(out) == before
+    assert entries(out) == {
+        "table": "../table.csv",  # relative inside the project: a moved copy keeps its links
+        "by_url": "../table.csv",
+        "outside": str(outside),
+        "docs": "../docs",
+        "remote": b'{"source": "csv"}\n',
+        "iris": b'{"source": "sklearn"}\n',
+    }
+    stamps.write(out, datasets)  # rewritten: byte-identical, so nothing downstream re-runs
+    assert entries(out)["iris"] == b'{"source": "sklearn"}\n'
 
 
-def test_a_params_file_without_datasets_is_named(tmp_path):
-    (tmp_path / "params.yaml").write_text("seed: 1\n")
-    with pytest.raises(PipelineError, match="has no `datasets:` mapping"):
-        stamps.read_datasets(tmp_path / "params.yaml")
-
-
-def test_the_stage_imports_no_validation_library(tmp_path):
-    """It runs on every `dvc repro`: pydantic's models alone cost ~0.2 s to build."""
-    probe = (
-        "import sys, runpy; runpy.run_module('stages.sources', run_name='__main__'); "
-        "print(sorted({'pydantic', 'numpy', 'pandas'} & set(sys.modules)))"
+def test_a_missing_local_file_is_named(tmp_path):
+    fortunes = config.TextSource(
+        source="text", path=str(tmp_path / "none"), format="fortune", package="fortunes"
     )
-    (tmp_path / "params.yaml").write_text("datasets: {iris: {source: sklearn, name: iris}}\n")
-    result = run([sys.executable, "-c", probe], tmp_path, env={**subprocess_env(), "PYTHONPATH": str(ROOT)})
-    assert result.stdout.strip() == "[]" and (tmp_path / "sources" / "iris").exists()
+    with pytest.raises(PipelineError, match=r"datasets.jokes.path: .*none does not exist; install it with"):
+        stamps.write(tmp_path / "sources", {"jokes": fortunes})
 
 
 def with_csv_dataset(params: dict) -> None:
@@ -78,9 +72,9 @@ def with_csv_dataset(params: dict) -> None:
     )
 
 
-def reran(project: Path) -> list[str]:
-    """The stages a `dvc repro` ran besides `sources`, which runs every time."""
-    return [name for name in executed_stages(run(["dvc", "repro"], project).stdout) if name != "sources"]
+def repro(project: Path) -> list[str]:
+    """The stages a `dvc repro` ran."""
+    return executed_stages(run(["dvc", "repro"], project).stdout)
 
 
 @pytest.mark.e2e
@@ -91,11 +85,12 @@ def test_editing_a_local_csv_reruns_exactly_its_chain(tmp_path):
     table.write_text("a,b,label\n" + CSV_ROWS)
     make_project(project, with_csv_dataset)
     run(["dvc", "repro"], project)
-    assert reran(project) == []  # a no-op stays one
+    assert repro(project) == []  # a no-op stays one
 
     table.write_text("a,b,label\n" + CSV_ROWS.replace("0,0,no", "5,0,no", 1))
     stale = set(json.loads(run(["dvc", "status", "--json"], project).stdout))
-    assert "download@table" in stale and not any("iris" in name for name in stale)
+    assert stale == {"sources", "download@table"}  # the link's target changed: both see it
     chain = ["download@table", "preprocess@table", "train@table-logreg", "evaluate@table-logreg"]
-    assert sorted(reran(project)) == sorted([*chain, "report", "promote"])
-    assert reran(project) == []
+    assert sorted(repro(project)) == sorted(["sources", *chain, "report", "promote"])
+    assert repro(project) == []
+    assert run(["dvc", "status", "--json"], project).stdout.strip() == "{}"
