@@ -56,7 +56,8 @@ def read(name: str, cfg: CsvSource, raw_dir: Path, meta: dict) -> Raw:
         numeric = frame[columns].apply(pd.to_numeric, errors="coerce")
         _require_numeric(name, numeric, columns, "a forecast's features must be numeric")
         return Raw("forecast", "sequence", numeric.to_numpy(np.float32), columns=tuple(columns))
-    chosen = cfg.features or [c for c in frame.columns if c not in (cfg.target, cfg.time, *cfg.drop)]
+    left_out = (cfg.target, cfg.time, *cfg.drop)
+    chosen = cfg.features if cfg.features is not None else [c for c in frame.columns if c not in left_out]
     numeric_columns, categorical = _split_columns(name, frame[chosen])
     numeric = frame[numeric_columns].apply(pd.to_numeric, errors="coerce")
     _require_numeric(name, numeric, numeric_columns, "clean the CSV or list those columns in `drop`")
@@ -72,9 +73,8 @@ def read(name: str, cfg: CsvSource, raw_dir: Path, meta: dict) -> Raw:
 
 
 def _require_columns(name: str, cfg: CsvSource, present: list[str]) -> None:
-    named = {"target": [cfg.target], "time": [cfg.time] if cfg.time else [], "features": cfg.features or []}
-    named["drop"] = cfg.drop
-    for key, columns in named.items():
+    named = [("target", [cfg.target]), ("time", [cfg.time] if cfg.time else []), ("drop", cfg.drop)]
+    for key, columns in [*named, ("features", cfg.features or [])]:
         for column in columns:
             if column not in present:
                 raise PipelineError(
