@@ -84,8 +84,9 @@ def test_categories_come_from_the_training_rows_only():
             {"target": "demand", "task": "forecast", "time": "day", "features": ["note"]},
             "must be numeric",
         ),
+        (MIXED, {"target": "label", "features": []}, "no feature columns left"),
     ],
-    ids=["date-not-time", "unknown-drop", "empty-category", "string-forecast-feature"],
+    ids=["date-not-time", "unknown-drop", "empty-category", "string-forecast-feature", "no-features"],
 )
 def test_column_problems_are_named(tmp_path, text, fields, message):
     with pytest.raises(PipelineError, match=message):
