@@ -124,6 +124,14 @@ def test_forecast_windows_hold_the_target_and_feature_histories(tmp_path):
     np.testing.assert_allclose(demand, [100 + 10 * np.sin(4)], atol=1e-3)
 
 
+def test_rows_are_ordered_by_date_not_by_spelling(tmp_path):
+    dates = [f"{month}/{day}/2021" for month in (1, 2, 3) for day in (1, 2, 10, 20)]  # as text 1/10 < 1/2
+    rows = "".join(f"{date},{index}\n" for index, date in reversed(list(enumerate(dates))))
+    data = prepared(tmp_path, "day,value\n" + rows, target="value", task="forecast", time="day", window=2)
+    series = data.schema.unscale_targets(np.concatenate([data.train.y, data.val.y, data.test.y]))
+    np.testing.assert_allclose(series, np.arange(2, 12), atol=1e-4)
+
+
 def test_a_forecast_without_features_stays_univariate(tmp_path):
     data = prepared(tmp_path, SERIES, target="demand", task="forecast", time="day", window=4)
     assert data.train.x.shape[1:] == (4, 1) and data.schema.extra["columns"]["inputs"] == ["demand"]

@@ -50,7 +50,7 @@ def read(name: str, cfg: CsvSource, raw_dir: Path, meta: dict) -> Raw:
     frame = pd.read_csv(raw_dir / "data.csv")
     _require_columns(name, cfg, list(frame.columns))
     if cfg.time is not None:
-        frame = frame.sort_values(cfg.time, kind="stable")
+        frame = frame.sort_values(cfg.time, kind="stable", key=_time_order)
     if cfg.task == "forecast":
         columns = [cfg.target, *(cfg.features or [])]
         numeric = frame[columns].apply(pd.to_numeric, errors="coerce")
@@ -106,13 +106,24 @@ def _split_columns(name: str, frame) -> tuple[list[str], dict[str, np.ndarray]]:
     return numeric, categorical
 
 
-def _is_dates(values) -> bool:
+def _as_dates(values):
+    """`values` parsed as dates (NaT where a value is not one)."""
     import pandas as pd
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format": that is the answer, not a problem
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
-    return bool(parsed.notna().all())
+        return pd.to_datetime(values, errors="coerce", format="mixed")
+
+
+def _is_dates(values) -> bool:
+    return bool(_as_dates(values).notna().all())
+
+
+def _time_order(values):
+    """Sort key of the `time` column: numbers as numbers, dates as dates (1/10/2021 after 1/2/2021)."""
+    if values.dtype.kind in "biufM" or not _is_dates(values):
+        return values
+    return _as_dates(values)
 
 
 def _require_numeric(name: str, frame, columns: list[str], fix: str) -> None:
