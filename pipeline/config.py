@@ -116,13 +116,21 @@ class StatsmodelsSource(Section):
 
 
 class CsvSource(Section):
-    """A user's CSV file (local path or http(s) URL) with a target column."""
+    """A user's CSV file (local path or http(s) URL) with a target column.
+
+    Classification / regression use `features` (default: every column but `target` and `time`) less
+    `drop`; string columns among them are encoded by `categorical`, fitted on the training split. A
+    forecast's windows hold the target's history plus that of each of `features` (default: none).
+    """
 
     source: Literal["csv"]
     path: str
     target: str
     task: TabularTask = "classification"
     time: str | None = None
+    features: list[str] | None = None
+    drop: list[str] = []
+    categorical: Literal["onehot", "ordinal"] = "onehot"
     sha256: Sha256 | None = None
     window: PositiveInt = 12
     split: Split = Split()
@@ -131,6 +139,19 @@ class CsvSource(Section):
     def _forecast_needs_order(self) -> CsvSource:
         if self.task == "forecast" and self.time is None:
             raise ValueError("task 'forecast' needs a `time` column to order the series by")
+        return self
+
+    @model_validator(mode="after")
+    def _columns_consistent(self) -> CsvSource:
+        if self.features is not None and self.drop:
+            raise ValueError("give `features` (columns to use) or `drop` (columns to leave out), not both")
+        if self.task == "forecast" and self.drop:
+            raise ValueError("a forecast uses the target and the columns listed in `features`: remove `drop`")
+        for key in ("features", "drop"):
+            listed = getattr(self, key) or []
+            for column, role in ((self.target, "target"), (self.time, "time")):
+                if column in listed:
+                    raise ValueError(f"{key} lists {column!r}, the {role} column: remove it from {key}")
         return self
 
 

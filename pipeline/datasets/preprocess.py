@@ -1,19 +1,21 @@
 """The `preprocess` half: raw files -> seeded train / val / test splits, scaled on train only.
 
 Classification splits are stratified; time series are split chronologically into one-step-ahead
-windows; text becomes token ids (pipeline.datasets.text_splits). Scaling statistics and
-vocabularies come from the training split alone (no leakage into val / test) and are recorded
-in the schema.
+windows (of the target and any feature columns); a table's string columns are one-hot or ordinal
+encoded; text becomes token ids (pipeline.datasets.text_splits). Scaling statistics, categories and
+vocabularies come from the training split alone (no leakage into val / test) and are recorded in
+the schema.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.config import DatasetConfig
-from pipeline.datasets import text_splits
+from pipeline.datasets import categorical, text_splits
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 from pipeline.datasets.raw import Raw
 from pipeline.datasets.sources import read_raw
@@ -96,6 +98,15 @@ def _split_series(name: str, raw: Raw, split_cfg, window: int):
     )
 
 
+def _columns(cfg: DatasetConfig, inputs: list[str], categories: dict[str, list[str]] | None) -> dict:
+    """What the models see: the target, the time column, the name of each input feature (a window's
+    features for a forecast, the target's history first) and the categories of encoded columns."""
+    described = {"target": cfg.target, "time": cfg.time, "inputs": inputs}
+    if categories:
+        described["categorical"] = {"encoding": cfg.categorical, "categories": categories}
+    return described
+
+
 def preprocess(name: str, cfg: DatasetConfig, raw_dir: Path, seed: int) -> ProcessedData:
     """Split, scale and shape data set `name` deterministically for `seed`."""
     raw = read_raw(name, cfg, raw_dir)
@@ -103,11 +114,21 @@ def preprocess(name: str, cfg: DatasetConfig, raw_dir: Path, seed: int) -> Proce
         if raw.task == "language_model":
             return text_splits.language_model(name, cfg, raw, seed)
         return text_splits.classification(name, cfg, raw, _split_tabular(name, raw, cfg.split, seed), seed)
+    inputs, categories = list(raw.columns or ()), None
     if raw.task == "forecast":
         splits = _split_series(name, raw, cfg.split, cfg.window)
+    elif raw.categorical:
+        rows = _split_tabular(name, replace(raw, x=np.arange(len(raw.x))), cfg.split, seed)
+        encoded, names, categories = categorical.encode(
+            raw.categorical, [r for r, _ in rows], cfg.categorical
+        )
+        splits = [(np.hstack([raw.x[r], e]), y) for (r, y), e in zip(rows, encoded, strict=True)]
+        inputs += names
     else:
         splits = _split_tabular(name, raw, cfg.split, seed)
     (x_train, y_train), *_ = splits
+    if x_train.shape[-1] == 0:
+        raise PipelineError(f"dataset {name!r} has no feature columns left: check `features` / `drop`")
     shift, scale = _fit_scaler(x_train, raw.layout)
     target_scale = None
     if raw.task == "forecast":  # targets are the series itself: one scale for inputs and targets
@@ -132,6 +153,7 @@ def preprocess(name: str, cfg: DatasetConfig, raw_dir: Path, seed: int) -> Proce
             "scaler": {"shift": np.asarray(shift).tolist(), "scale": np.asarray(scale).tolist()},
             "seed": seed,
             "source": cfg.source,
+            **({"columns": _columns(cfg, inputs, categories)} if raw.columns is not None else {}),
         },
     )
     return ProcessedData(schema, *out)

@@ -14,7 +14,8 @@ from pipeline.errors import PipelineError
 @dataclass(frozen=True)
 class Raw:
     """Before splitting. `x` is (n, ...) float32 for images / tables / series, or (n,) documents
-    (str or object array) for the `text` layout. `test`, when set, is a test split shipped with the data."""
+    (str or object array) for the `text` layout. `test`, when set, is a test split shipped with the data.
+    A forecast's `x` is (n, features), the target first."""
 
     task: str
     layout: str
@@ -22,6 +23,8 @@ class Raw:
     y: np.ndarray | None = None  # None for a univariate series (targets come from windows)
     class_names: tuple[str, ...] | None = None
     test: tuple[np.ndarray, np.ndarray] | None = None
+    columns: tuple[str, ...] | None = None  # the name of each column of `x`, where the data has names
+    categorical: dict[str, np.ndarray] | None = None  # string columns by name, encoded after the split
 
 
 def read_meta(raw_dir: Path) -> dict:
