@@ -47,6 +47,7 @@ EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # UI: t
 # MLflow 3.17's UI opens GenAI views unless the URL (or the browser's saved choice) says otherwise
 UI_VIEW = "workflowType=machine_learning"
 MAX_RUN_NAME = 250
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 MODEL_NAME = "model"  # the name every run logs its model under: runs:/<run_id>/model
 DEFAULT_TIMEOUT_SECONDS = 5.0
 VERSION_PACKAGES = ("tensorflow", "keras", "scikit-learn", "mlflow", "numpy", "dvc")
@@ -114,6 +115,18 @@ def _server_base(uri: str) -> str:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def experiment_link(record: Mapping[str, Any]) -> str | None:
+    """The UI link to the runs of a run.json record's MLflow experiment (model-training view).
+
+    A SQLite store has no server: the link is `mlflow ui`'s default address.
+    """
+    if not record.get("experiment_id"):
+        return None
+    url = record.get("url")
+    base = url.split("/#/", 1)[0] if url else LOCAL_UI
+    return ui_url(base, f"experiments/{record['experiment_id']}/runs")
 
 
 def ui_url(base: str, route: str = "experiments") -> str:
@@ -270,7 +283,7 @@ def _run_tags(experiment: Experiment, stage: str, uri: str, changes: Mapping[str
         "git.commit": commit,
         "mlflow.source.git.commit": commit,  # MLflow sets it only in some launch modes
         "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
-        "mlflow.source.name": f"dvc repro {stage}",
+        "mlflow.source.name": stage,  # the column is narrow: the stage (train@<experiment>) shows first
         "mlflow.source.type": "LOCAL",
         "dvc.stage": stage,
         "dvc.stages": stage,
@@ -387,7 +400,7 @@ class Run:
         """Where to see the run: its UI URL, or for a SQLite store the `mlflow ui` command and URL."""
         if self.url:
             return self.url
-        route = ui_url("http://127.0.0.1:5000", f"experiments/{self.experiment_id}/runs/{self.run_id}")
+        route = ui_url(LOCAL_UI, f"experiments/{self.experiment_id}/runs/{self.run_id}")
         return f"`mlflow ui --backend-store-uri {mask_uri(self._uri)}`, then {route}"
 
     @property

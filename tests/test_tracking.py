@@ -115,7 +115,7 @@ def test_run_logs_everything_and_evaluate_resumes_it(sqlite_uri: str) -> None:
     assert tags["version.mlflow"] == mlflow.__version__
     assert {"version.python", "version.scikit-learn", "version.keras", "version.tensorflow"} <= set(tags)
     assert tags["tracking.uri"] == sqlite_uri
-    assert tags["mlflow.source.name"] == "dvc repro train"  # the UI's Source column
+    assert tags["mlflow.source.name"] == "train"  # the UI's Source column
     assert tags["mlflow.source.git.commit"] == tags["git.commit"]
 
     experiment_entity = client.get_experiment(record["experiment_id"])
