@@ -1,9 +1,11 @@
 """MLflow tracking for the stages; with registry.py, the only modules in the project that import mlflow.
 
 One MLflow experiment per dataset (`<mlflow.experiment_prefix><dataset>`), one run per execution of a
-project experiment, named after it: `train` opens the run, `evaluate` resumes it by the id `train`
-wrote to `results/<experiment>/run.json`. The store is `MLFLOW_TRACKING_URI` when set, else
-`sqlite:///$DVC_ROOT/mlflow.db`, so `dvc exp run --queue/--temp` copies log into the workspace's store.
+project experiment, named after it (and under `dvc exp run` after the point and its changed params):
+`train` opens the run, `evaluate` resumes it by the id `train` wrote to `results/<experiment>/run.json`;
+the run's duration is their work, not the wait between them. The store is `MLFLOW_TRACKING_URI` when
+set, else `sqlite:///$DVC_ROOT/mlflow.db`, so `dvc exp run --queue/--temp` copies log into the
+workspace's store.
 
 Tracking never costs a run its outputs: when the store is unreachable (checked within
 `mlflow.timeout_seconds`, not MLflow's minutes of retries) or fails mid-run, a stage logs one warning and
@@ -26,7 +28,6 @@ import os
 import platform
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -269,7 +270,7 @@ def _versions() -> dict[str, str]:
 def _run_tags(experiment: Experiment, stage: str, uri: str, changes: Mapping[str, str]) -> dict[str, str]:
     """Tags of a new run.
 
-    The UI's Source column shows `mlflow.source.name` (the stage's command) and the commit.
+    The UI's Source column shows `mlflow.source.name` (the stage, `train@<e>`), Version the commit.
     `pipeline.changed_params` lists what a `dvc exp run -S` point changed against its baseline.
 
     `pipeline.group` groups the runs of one sweep point / commit (DVC_EXP_NAME, else the git commit):
@@ -283,7 +284,7 @@ def _run_tags(experiment: Experiment, stage: str, uri: str, changes: Mapping[str
         "git.commit": commit,
         "mlflow.source.git.commit": commit,  # MLflow sets it only in some launch modes
         "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
-        "mlflow.source.name": stage,  # the column is narrow: the stage (train@<experiment>) shows first
+        "mlflow.source.name": stage,
         "mlflow.source.type": "LOCAL",
         "dvc.stage": stage,
         "dvc.stages": stage,
@@ -323,15 +324,14 @@ def sweep_changes(experiment: Experiment) -> dict[str, str]:
     text = _git("show", f"{baseline}:./params.yaml") if baseline else None
     if text is None:
         return {}
+    import yaml
+
     from pipeline import config
 
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "params.yaml"
-        path.write_text(text)
-        try:
-            before = config.experiment(config.load(path), experiment.name)
-        except PipelineError:
-            return {}
+    try:
+        before = config.experiment(config.Params.model_validate(yaml.safe_load(text)), experiment.name)
+    except (PipelineError, ValueError, yaml.YAMLError):  # pydantic's ValidationError is a ValueError
+        return {}
     old = _flatten(before.model_dump(mode="json"), ".")
     new = _flatten(experiment.model_dump(mode="json"), ".")
     return {key: _param_value(value) for key, value in new.items() if key not in old or old[key] != value}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -189,6 +190,33 @@ def test_a_run_whose_stage_was_sigkilled_is_marked_killed_by_the_next_stage(sqli
     with tracking.run(make_experiment(), stage="train"):
         pass
     assert client.get_run(run_id).info.status == "KILLED"
+
+
+def test_a_sweep_points_run_is_named_after_the_point_and_its_changed_params(
+    sqlite_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `dvc exp run -S models.sklearn.logreg.hyperparameters.C=10.0` gives the stage: the point's
+    name and its baseline commit; the run says which point it is."""
+    from pipeline import config
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for command in (["init", "-q"], ["add", "params.yaml"], ["commit", "-qm", "baseline"]):
+        subprocess.run([*git, *command], cwd=tmp_path, check=True)
+    baseline = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True)
+    params["models"]["sklearn"]["logreg"]["hyperparameters"]["C"] = 10.0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_EXP_NAME", "fazed-bump")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", baseline.stdout.strip())
+
+    experiment = config.experiment(config.load(), "digits-logreg")
+    with tracking.run(experiment, stage="train@digits-logreg") as run:
+        pass
+    logged = client_for(sqlite_uri).get_run(run.run_id)
+    assert logged.info.run_name == "digits-logreg fazed-bump C=10.0"
+    assert logged.data.tags["pipeline.changed_params"] == "model.hyperparameters.C=10.0"
 
 
 def test_a_failure_during_the_run_warns_and_the_stage_goes_on(
