@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import PipelineError
 from pipeline.metric_values import as_number
+from pipeline.mlflow_ui import LOCAL_UI, ui_url
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,10 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # UI: training view, not GenAI
-# MLflow 3.17's UI opens GenAI views unless the URL (or the browser's saved choice) says otherwise
-UI_VIEW = "workflowType=machine_learning"
 MAX_RUN_NAME = 250
-LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 MODEL_NAME = "model"  # the name every run logs its model under: runs:/<run_id>/model
 DEFAULT_TIMEOUT_SECONDS = 5.0
 VERSION_PACKAGES = ("tensorflow", "keras", "scikit-learn", "mlflow", "numpy", "dvc")
@@ -116,27 +114,6 @@ def _server_base(uri: str) -> str:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
-def experiment_link(record: Mapping[str, Any]) -> str | None:
-    """The UI link to the runs of a run.json record's MLflow experiment (model-training view).
-
-    A SQLite store has no server: the link is `mlflow ui`'s default address.
-    """
-    if not record.get("experiment_id"):
-        return None
-    url = record.get("url")
-    base = url.split("/#/", 1)[0] if url else LOCAL_UI
-    return ui_url(base, f"experiments/{record['experiment_id']}/runs")
-
-
-def ui_url(base: str, route: str = "experiments") -> str:
-    """A UI link that opens MLflow's model-training view: `<base>/#/<route>?workflowType=machine_learning`.
-
-    MLflow 3.17 has no server-side default for the view: a browser that has not chosen one opens every
-    experiment in the GenAI view (traces), whatever the experiment's tags say. The URL parameter wins.
-    """
-    return f"{base.rstrip('/')}/#/{route}?{UI_VIEW}"
 
 
 # --- getting a store ready --------------------------------------------------------------------
@@ -267,7 +244,9 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _run_tags(experiment: Experiment, stage: str, uri: str, changes: Mapping[str, str]) -> dict[str, str]:
+def _run_tags(
+    experiment: Experiment, stage: str, uri: str, changes: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Tags of a new run.
 
     The UI's Source column shows `mlflow.source.name` (the stage, `train@<e>`), Version the commit.

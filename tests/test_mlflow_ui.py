@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import tracking
+from pipeline.mlflow_ui import experiment_link
 from tests.test_tracking import make_experiment
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +83,7 @@ def test_a_first_time_browser_lands_on_runs_and_compares_them(page, mlflow_serve
     assert_training_view(page)
 
     # the leaderboard's link to a data set's runs
-    page.goto(tracking.experiment_link(record))
+    page.goto(experiment_link(record))
     assert_on_the_runs(page, experiment_id)
     page.screenshot(path=tmp_path / "runs.png")
     assert "train@ui1_0-logreg" in page.inner_text("body")  # the Source column

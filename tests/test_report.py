@@ -133,13 +133,13 @@ def test_markdown_links_the_mlflow_run():
 
 
 def test_markdown_links_each_datasets_mlflow_runs_in_the_training_view():
-    from pipeline import tracking
+    from pipeline.mlflow_ui import experiment_link
 
     record = {"experiment_id": "3", "url": "http://mlflow:5000/#/experiments/3/runs/abc?workflowType=x"}
-    local = tracking.experiment_link({"experiment_id": "4", "url": None})
+    local = experiment_link({"experiment_id": "4", "url": None})
     rows = report.leaderboard_rows(
         [
-            classifier("a", 0.9, experiment_url=tracking.experiment_link(record)),
+            classifier("a", 0.9, experiment_url=experiment_link(record)),
             classifier("b", 0.8, dataset="iris", experiment_url=local),
         ]
     )
