@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mlflow import MlflowClient
 
 from stages import download, preprocess, train
 from tests.conftest import ROOT, in_process
@@ -33,8 +32,4 @@ def test_an_out_of_range_hyperparameter_stops_train_before_a_run_opens(project: 
     assert code == 2
     (message,) = [record.getMessage() for record in errors]
     assert "'C' parameter of LogisticRegression" in message and "Got -1.0" in message
-    assert not (project / "mlflow.db").exists() or not MlflowClient(
-        f"sqlite:///{project / 'mlflow.db'}"
-    ).search_runs(
-        [e.experiment_id for e in MlflowClient(f"sqlite:///{project / 'mlflow.db'}").search_experiments()]
-    )
+    assert not (project / "mlflow.db").exists()  # tracking never started: no store, no run
