@@ -2,11 +2,18 @@
 
 A version carries the metric it was promoted on (tags `promote.metric`, `promote.value`), so the next
 promote compares a challenger with the stored value without reading the champion's run.
+
+Only the workspace changes the registry. A queued or `--temp` DVC experiment (it runs in a copy under
+`<workspace>/.dvc/tmp/exps/`) and any process with PIPELINE_PROMOTE_DRY_RUN=1 (a CI sweep) may read the
+champion but never register a version or move the alias: see `read_only_reason`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
@@ -23,6 +30,20 @@ from pipeline.tracking import (
 
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
+DRY_RUN_VARIABLE = "PIPELINE_PROMOTE_DRY_RUN"  # 1/true/yes: decide and record, change nothing
+EXPERIMENT_COPIES = (".dvc", "tmp", "exps")  # where DVC runs queued and --temp experiments
+
+
+def read_only_reason(cwd: Path | None = None, environ: Mapping[str, str] = os.environ) -> str | None:
+    """Why this process must not change the registry, or None when it is the workspace."""
+    if environ.get(DRY_RUN_VARIABLE, "").strip().lower() in ("1", "true", "yes"):
+        return f"{DRY_RUN_VARIABLE} is set"
+    parts = (cwd or Path.cwd()).resolve().parts
+    n = len(EXPERIMENT_COPIES)
+    if any(parts[i : i + n] == EXPERIMENT_COPIES for i in range(len(parts) - n + 1)):
+        name = environ.get("DVC_EXP_NAME") or "this experiment"
+        return f"{name} runs in a queued or --temp copy of the workspace, not in the workspace"
+    return None
 
 
 def _client(timeout_seconds: float) -> tuple[Any, str]:

@@ -43,6 +43,7 @@ class ResultEntry:
     train_seconds: float | None = None
     run_id: str | None = None
     run_url: str | None = None
+    experiment_url: str | None = None  # the MLflow experiment's runs, in the UI's model-training view
 
 
 def leaderboard_rows(results: Iterable[ResultEntry]) -> list[dict[str, Any]]:
@@ -91,6 +92,7 @@ def _row(entry: ResultEntry, rank: int, metric: str) -> dict[str, Any]:
         "train_seconds": entry.train_seconds,
         "run_id": entry.run_id,
         "run_url": entry.run_url,
+        "experiment_url": entry.experiment_url,
     }
 
 
@@ -115,6 +117,8 @@ def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         header = ["rank", "experiment", "model", "family", *metrics, "train seconds", "MLflow run"]
         align = ["---:", "---", "---", "---", *["---:"] * len(metrics), "---:", "---"]
         lines += [f"## {dataset}", "", f"{task}, ranked by test {metric} ({direction} is better).", ""]
+        if links := sorted({row["experiment_url"] for row in group if row.get("experiment_url")}):
+            lines += [f"MLflow: {', '.join(f'[runs]({link})' for link in links)}", ""]
         lines += [_table_line(header), _table_line(align)]
         for row in group:
             cells = [

@@ -1,9 +1,11 @@
 """MLflow tracking for the stages; with registry.py, the only modules in the project that import mlflow.
 
 One MLflow experiment per dataset (`<mlflow.experiment_prefix><dataset>`), one run per execution of a
-project experiment, named after it: `train` opens the run, `evaluate` resumes it by the id `train`
-wrote to `results/<experiment>/run.json`. The store is `MLFLOW_TRACKING_URI` when set, else
-`sqlite:///$DVC_ROOT/mlflow.db`, so `dvc exp run --queue/--temp` copies log into the workspace's store.
+project experiment, named after it (and under `dvc exp run` after the point and its changed params):
+`train` opens the run, `evaluate` resumes it by the id `train` wrote to `results/<experiment>/run.json`;
+the run's duration is their work, not the wait between them. The store is `MLFLOW_TRACKING_URI` when
+set, else `sqlite:///$DVC_ROOT/mlflow.db`, so `dvc exp run --queue/--temp` copies log into the
+workspace's store.
 
 Tracking never costs a run its outputs: when the store is unreachable (checked within
 `mlflow.timeout_seconds`, not MLflow's minutes of retries) or fails mid-run, a stage logs one warning and
@@ -34,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import PipelineError
 from pipeline.metric_values import as_number
+from pipeline.mlflow_ui import LOCAL_UI, ui_url
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # UI: training view, not GenAI
+MAX_RUN_NAME = 250
 MODEL_NAME = "model"  # the name every run logs its model under: runs:/<run_id>/model
 DEFAULT_TIMEOUT_SECONDS = 5.0
 VERSION_PACKAGES = ("tensorflow", "keras", "scikit-learn", "mlflow", "numpy", "dvc")
@@ -240,8 +244,13 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _run_tags(experiment: Experiment, stage: str, uri: str) -> dict[str, str]:
+def _run_tags(
+    experiment: Experiment, stage: str, uri: str, changes: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Tags of a new run.
+
+    The UI's Source column shows `mlflow.source.name` (the stage, `train@<e>`), Version the commit.
+    `pipeline.changed_params` lists what a `dvc exp run -S` point changed against its baseline.
 
     `pipeline.group` groups the runs of one sweep point / commit (DVC_EXP_NAME, else the git commit):
     group by it in the UI. There is deliberately no parent run: `train` and `evaluate` of every
@@ -254,6 +263,8 @@ def _run_tags(experiment: Experiment, stage: str, uri: str) -> dict[str, str]:
         "git.commit": commit,
         "mlflow.source.git.commit": commit,  # MLflow sets it only in some launch modes
         "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
+        "mlflow.source.name": stage,
+        "mlflow.source.type": "LOCAL",
         "dvc.stage": stage,
         "dvc.stages": stage,
         "pipeline.experiment": experiment.name,
@@ -263,12 +274,46 @@ def _run_tags(experiment: Experiment, stage: str, uri: str) -> dict[str, str]:
         "pipeline.backend": str(getattr(experiment, "backend", experiment.model.family)),
         "pipeline.group": os.environ.get("DVC_EXP_NAME") or commit,
         "tracking.uri": mask_uri(uri),
+        **_owner_tags(),
         **_versions(),
     }
     for variable in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
         if value := os.environ.get(variable):
             tags[variable.lower().replace("_", ".", 1)] = value  # dvc.exp_name, dvc.exp_baseline_rev
+    if changes:
+        tags["pipeline.changed_params"] = ", ".join(f"{key}={value}" for key, value in changes.items())
     return tags
+
+
+def _run_name(experiment: Experiment, changes: Mapping[str, str]) -> str:
+    """`<experiment>`, or under `dvc exp run` `<experiment> <dvc exp name> <changed keys>=<values>`."""
+    exp_name = os.environ.get("DVC_EXP_NAME")
+    if not exp_name:
+        return experiment.name
+    changed = " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in changes.items())
+    return " ".join(filter(None, (experiment.name, exp_name, changed)))[:MAX_RUN_NAME]
+
+
+def sweep_changes(experiment: Experiment) -> dict[str, str]:
+    """The experiment's resolved settings that differ from its `dvc exp run` baseline commit.
+
+    Empty outside `dvc exp run`, for an experiment the baseline does not have, or without git.
+    """
+    baseline = os.environ.get("DVC_EXP_BASELINE_REV")
+    text = _git("show", f"{baseline}:./params.yaml") if baseline else None
+    if text is None:
+        return {}
+    import yaml
+
+    from pipeline import config
+
+    try:
+        before = config.experiment(config.Params.model_validate(yaml.safe_load(text)), experiment.name)
+    except (PipelineError, ValueError, yaml.YAMLError):  # pydantic's ValidationError is a ValueError
+        return {}
+    old = _flatten(before.model_dump(mode="json"), ".")
+    new = _flatten(experiment.model_dump(mode="json"), ".")
+    return {key: _param_value(value) for key, value in new.items() if key not in old or old[key] != value}
 
 
 # --- flattening for params and metrics ------------------------------------------------------
@@ -315,8 +360,11 @@ class Run:
         experiment_id: str | None = None,
         experiment_name: str | None = None,
         error: str | None = None,
+        worked_until_ms: int | None = None,
     ) -> None:
         self._uri = uri
+        self._worked_until_ms = worked_until_ms  # a resumed run: when its earlier stages' work ended
+        self._opened = time.monotonic()
         self._required = required
         self._client = client
         self.run_id = run_id
@@ -325,7 +373,14 @@ class Run:
         self.error = error
         self.url: str | None = None
         if run_id and experiment_id and _is_http(uri):
-            self.url = f"{_server_base(uri)}/#/experiments/{experiment_id}/runs/{run_id}"
+            self.url = ui_url(_server_base(uri), f"experiments/{experiment_id}/runs/{run_id}")
+
+    def link(self) -> str:
+        """Where to see the run: its UI URL, or for a SQLite store the `mlflow ui` command and URL."""
+        if self.url:
+            return self.url
+        route = ui_url(LOCAL_UI, f"experiments/{self.experiment_id}/runs/{self.run_id}")
+        return f"`mlflow ui --backend-store-uri {mask_uri(self._uri)}`, then {route}"
 
     @property
     def active(self) -> bool:
@@ -375,10 +430,7 @@ class Run:
         """Tags known only once the stage has run (e.g. the device it trained on); one call."""
 
         def send() -> None:
-            from mlflow.entities import RunTag
-
-            batch = [RunTag(_key(key), str(value)[:MAX_TAG_VALUE]) for key, value in tags.items()]
-            self._client.log_batch(self.run_id, tags=batch)
+            self._client.log_batch(self.run_id, tags=_tag_list(tags))
 
         self._call("set_tags", send)
 
@@ -523,13 +575,23 @@ class Run:
 
         self._call("log_dataset", send)
 
+    def _end_time_ms(self) -> int:
+        """Now, or for a resumed run its earlier end plus this stage's time: the run's duration is the
+        work its stages did, not the wait between `train@` and `evaluate@` in the DAG."""
+        if self._worked_until_ms is None:
+            return int(time.time() * 1000)
+        return self._worked_until_ms + int((time.monotonic() - self._opened) * 1000)
+
     def _finish(self, status: str) -> None:
+        def end() -> None:
+            self._client.set_terminated(self.run_id, status=status, end_time=self._end_time_ms())
+
         if self.active:
-            self._call("end run", lambda: self._client.set_terminated(self.run_id, status=status))
+            self._call("end run", end)
         elif self._client is not None and self.run_id is not None:
             # tracking failed mid-run: still try (once, quietly) not to leave the run RUNNING
             try:
-                self._client.set_terminated(self.run_id, status=status)
+                end()
             except Exception as err:
                 logger.debug("could not end run %s: %s", self.run_id, scrub(str(err), self._uri))
 
@@ -620,6 +682,8 @@ def run(experiment: Experiment, *, stage: str, run_id: str | None = None) -> Ite
             message,
         )
         current = Run(uri=uri, required=False, error=message)
+    else:
+        logger.info("MLflow run %s of %s: %s", current.run_id, stage, current.link())
     try:
         yield current
     except BaseException as err:
@@ -641,22 +705,28 @@ def _start(experiment: Experiment, *, stage: str, run_id: str | None, uri: str) 
             stage,
         )
         run_id = None
+    worked_until_ms = None
     if run_id is not None:
         existing = client.get_run(run_id)
+        worked_until_ms = existing.info.end_time
         experiment_id = existing.info.experiment_id
         experiment_name = client.get_experiment(experiment_id).name
         stages = existing.data.tags.get("dvc.stages", "")
         if stage not in stages.split(","):
             stages = f"{stages},{stage}" if stages else stage
         client.update_run(run_id, status="RUNNING")
-        client.set_tag(run_id, "dvc.stages", stages)
+        client.log_batch(run_id, tags=_tag_list({"dvc.stages": stages, **_owner_tags()}))
     else:
         experiment_name = f"{experiment.mlflow.experiment_prefix}{experiment.dataset}"
         experiment_id = _experiment_id(client, experiment_name, uri)
+        changes = sweep_changes(experiment)
         created = client.create_run(
-            experiment_id, run_name=experiment.name, tags=_run_tags(experiment, stage, uri)
+            experiment_id,
+            run_name=_run_name(experiment, changes),
+            tags=_run_tags(experiment, stage, uri, changes),
         )
         run_id = created.info.run_id
+    _end_abandoned_runs(client, experiment_id, experiment.name, keep=run_id)
     return Run(
         uri=uri,
         required=experiment.mlflow.required,
@@ -664,7 +734,46 @@ def _start(experiment: Experiment, *, stage: str, run_id: str | None, uri: str) 
         run_id=run_id,
         experiment_id=experiment_id,
         experiment_name=experiment_name,
+        worked_until_ms=worked_until_ms,
     )
+
+
+def _owner_tags() -> dict[str, str]:
+    """The host and process running a stage: who may tell that a RUNNING run has lost its process."""
+    return {"pipeline.host": platform.node(), "pipeline.pid": str(os.getpid())}
+
+
+def _tag_list(tags: Mapping[str, Any]) -> list[Any]:
+    from mlflow.entities import RunTag
+
+    return [RunTag(_key(key), str(value)[:MAX_TAG_VALUE]) for key, value in tags.items()]
+
+
+def _end_abandoned_runs(client: Any, experiment_id: str, name: str, *, keep: str) -> None:
+    """Mark KILLED this experiment's RUNNING runs whose stage process on this host is gone (SIGKILL, OOM).
+
+    A stage that dies in Python ends its run FAILED or KILLED itself; only an uncatchable death leaves
+    one RUNNING. Runs of other hosts are left alone: their processes cannot be checked from here.
+    """
+    query = (
+        f"attributes.status = 'RUNNING' and tags.`pipeline.experiment` = '{name}' "
+        f"and tags.`pipeline.host` = '{platform.node()}'"
+    )
+    for found in client.search_runs([experiment_id], query, max_results=100):
+        pid = found.data.tags.get("pipeline.pid", "")
+        if found.info.run_id != keep and pid.isdigit() and not _alive(int(pid)):
+            logger.warning("MLflow run %s lost its stage (process %s): marked KILLED", found.info.run_id, pid)
+            client.set_terminated(found.info.run_id, status="KILLED")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _run_exists(client: Any, run_id: str) -> bool:

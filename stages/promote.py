@@ -4,6 +4,9 @@ The best experiment of each dataset (by the task's metric in `promote.metrics`) 
 new version of the MLflow model `<mlflow.experiment_prefix><dataset>` and becomes `champion` only if
 it beats the current champion by more than `promote.margin`; a tie never demotes. The decisions go
 to reports/promotion.json. Face-completion experiments predict pixels and are not promoted.
+
+Outside the workspace (a queued or `--temp` experiment, or PIPELINE_PROMOTE_DRY_RUN=1) the stage
+only records what it would promote (`"would_promote"`, `"dry_run"`): the registry stays as it was.
 """
 
 from __future__ import annotations
@@ -34,8 +37,13 @@ def candidates(params: config.Params) -> dict[str, dict[str, dict]]:
     return found
 
 
-def promote_dataset(dataset: str, entries: dict[str, dict], params: config.Params) -> dict:
-    """Register and maybe crown the best experiment of one dataset; return the decision record."""
+def promote_dataset(
+    dataset: str, entries: dict[str, dict], params: config.Params, *, dry_run: str | None = None
+) -> dict:
+    """Register and maybe crown the best experiment of one dataset; return the decision record.
+
+    With `dry_run` (the reason the registry must not change) it only decides and records.
+    """
     task = next(iter(entries.values()))["train"]["task"]
     metric = params.promote.metrics[task]
     higher = promotion.greater_is_better(metric)
@@ -54,8 +62,15 @@ def promote_dataset(dataset: str, entries: dict[str, dict], params: config.Param
     decision = promotion.decide(
         value, current[1] if current else None, greater_is_better=higher, margin=params.promote.margin
     )
-    record.update(model=model_name, champion_before=current[0] if current else None, reason=decision.reason)
-    if decision.promote:
+    record.update(
+        model=model_name,
+        champion_before=current[0] if current else None,
+        would_promote=decision.promote,
+        reason=decision.reason,
+    )
+    if dry_run is not None:
+        record["dry_run"] = f"{dry_run}: the registry is left as it was (promote from the workspace)"
+    elif decision.promote:
         version = registry.register(run_id, model_name, metric, value, timeout_seconds=timeout)
         registry.set_champion(model_name, version, timeout_seconds=timeout)
         record.update(promoted=True, version=version)
@@ -66,10 +81,13 @@ def promote_dataset(dataset: str, entries: dict[str, dict], params: config.Param
 def main(argv: list[str] | None = None) -> None:
     args = cli.parser(__doc__).parse_args(argv)
     params = config.load(args.params)
+    dry_run = registry.read_only_reason()
+    if dry_run is not None:
+        log.info("not changing the registry: %s", dry_run)
     decisions = {}
     for dataset, entries in sorted(candidates(params).items()):
         try:
-            decisions[dataset] = promote_dataset(dataset, entries, params)
+            decisions[dataset] = promote_dataset(dataset, entries, params, dry_run=dry_run)
         except PipelineError as err:
             if params.mlflow.required:
                 raise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline import config, io, report
+from pipeline import config, io, mlflow_ui, report
 from stages import cli
 
 
@@ -23,6 +23,7 @@ def result_entry(name: str) -> report.ResultEntry:
         train_seconds=trained["fit_seconds"],
         run_id=tracked.get("run_id"),
         run_url=tracked.get("url"),
+        experiment_url=mlflow_ui.experiment_link(tracked),
     )
 
 

@@ -134,9 +134,10 @@ def test_queued_sweep_logs_complete_runs_into_the_workspace_store(project):
     runs = [r for r in mlflow_runs(project) if r.data.tags.get("dvc.exp_name") in names]
     assert sorted(r.data.tags["dvc.exp_name"] for r in runs) == sorted(names)  # one run each, none lost
     for logged in runs:
-        assert logged.info.run_name == "iris-logreg"
+        c = logged.data.params["model.hyperparameters.C"]
+        assert c in ("0.5", "2.0")
+        assert logged.info.run_name == f"iris-logreg {logged.data.tags['dvc.exp_name']} C={c}"
         assert "test_accuracy" in logged.data.metrics  # evaluate added to the run train opened
-        assert logged.data.params["model.hyperparameters.C"] in ("0.5", "2.0")
 
 
 def wait_for_experiments(project: Path, n: int, timeout: float = 600) -> list[str]:

@@ -82,6 +82,26 @@ def test_best_experiment_names_a_missing_metric() -> None:
         best_experiment(RESULTS, "f1", greater_is_better=True)
 
 
+# --- who may change the registry ----------------------------------------------------------------
+
+
+def test_the_workspace_may_change_the_registry(tmp_path: Path) -> None:
+    assert registry.read_only_reason(tmp_path, environ={"DVC_ROOT": str(tmp_path)}) is None
+
+
+def test_a_queued_or_temp_experiment_may_not(tmp_path: Path) -> None:
+    copy = tmp_path / ".dvc" / "tmp" / "exps" / "tmpab12cd"
+    copy.mkdir(parents=True)
+    environ = {"DVC_ROOT": str(tmp_path), "DVC_EXP_NAME": "sappy-buck"}
+    assert "sappy-buck runs in a queued or --temp copy" in registry.read_only_reason(copy, environ=environ)
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES"])
+def test_a_ci_sweep_says_so_with_an_environment_variable(tmp_path: Path, value: str) -> None:
+    reason = registry.read_only_reason(tmp_path, environ={"PIPELINE_PROMOTE_DRY_RUN": value})
+    assert reason == "PIPELINE_PROMOTE_DRY_RUN is set"
+
+
 # --- registry helpers on SQLite -----------------------------------------------------------------
 
 

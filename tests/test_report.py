@@ -132,6 +132,22 @@ def test_markdown_links_the_mlflow_run():
     assert "[abc123](http://127.0.0.1:5000/#/experiments/1/runs/abc123)" in text
 
 
+def test_markdown_links_each_datasets_mlflow_runs_in_the_training_view():
+    from pipeline.mlflow_ui import experiment_link
+
+    record = {"experiment_id": "3", "url": "http://mlflow:5000/#/experiments/3/runs/abc?workflowType=x"}
+    local = experiment_link({"experiment_id": "4", "url": None})
+    rows = report.leaderboard_rows(
+        [
+            classifier("a", 0.9, experiment_url=experiment_link(record)),
+            classifier("b", 0.8, dataset="iris", experiment_url=local),
+        ]
+    )
+    text = report.render_markdown(rows)
+    assert "MLflow: [runs](http://mlflow:5000/#/experiments/3/runs?workflowType=machine_learning)" in text
+    assert "MLflow: [runs](http://127.0.0.1:5000/#/experiments/4/runs?workflowType=machine_learning)" in text
+
+
 def test_markdown_shows_a_run_id_without_a_link():
     text = report.render_markdown(report.leaderboard_rows([classifier("a", 0.9, run_id="abc123")]))
     assert "| `abc123` |" in text

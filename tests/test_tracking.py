@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -115,6 +116,8 @@ def test_run_logs_everything_and_evaluate_resumes_it(sqlite_uri: str) -> None:
     assert tags["version.mlflow"] == mlflow.__version__
     assert {"version.python", "version.scikit-learn", "version.keras", "version.tensorflow"} <= set(tags)
     assert tags["tracking.uri"] == sqlite_uri
+    assert tags["mlflow.source.name"] == "train"  # the UI's Source column
+    assert tags["mlflow.source.git.commit"] == tags["git.commit"]
 
     experiment_entity = client.get_experiment(record["experiment_id"])
     assert experiment_entity.tags["mlflow.experimentKind"] == "custom_model_development"
@@ -140,6 +143,80 @@ def test_run_fails_on_exception_and_tags_the_dvc_experiment(
     assert logged.info.status == "FAILED"
     assert logged.data.tags["dvc.exp_name"] == "sweep-point-1" == logged.data.tags["pipeline.group"]
     assert logged.data.tags["dvc.exp_baseline_rev"] == "0123abcd"
+
+
+def test_a_run_lasts_the_work_of_its_stages_not_the_wait_between_them(sqlite_uri: str) -> None:
+    """train@ ends its run; evaluate@ runs at the end of the DAG: the gap is not part of the duration."""
+    experiment = make_experiment()
+    with tracking.run(experiment, stage="train") as run:
+        time.sleep(0.3)
+    time.sleep(3)  # the rest of the DAG
+    with tracking.run(experiment, stage="evaluate", run_id=run.run_id):
+        time.sleep(0.3)
+    info = client_for(sqlite_uri).get_run(run.run_id).info
+    assert info.status == "FINISHED"
+    assert 600 <= info.end_time - info.start_time < 2500
+
+
+def test_the_log_names_a_link_that_opens_the_training_view(sqlite_uri: str, caplog) -> None:
+    with (
+        caplog.at_level(logging.INFO, logger="pipeline.tracking"),
+        tracking.run(make_experiment(), stage="train") as run,
+    ):
+        pass
+    (line,) = [r.getMessage() for r in caplog.records if run.run_id in r.getMessage()]
+    assert f"mlflow ui --backend-store-uri {sqlite_uri}" in line
+    assert f"/#/experiments/{run.experiment_id}/runs/{run.run_id}?workflowType=machine_learning" in line
+
+
+def test_a_run_whose_stage_was_sigkilled_is_marked_killed_by_the_next_stage(sqlite_uri: str) -> None:
+    """SIGKILL leaves a run RUNNING; the experiment's next run on this host finds its process gone."""
+    script = textwrap.dedent(
+        """
+        import os, signal
+        from pipeline import tracking
+        from tests.test_tracking import make_experiment
+        with tracking.run(make_experiment(), stage="train") as run:
+            print(run.run_id, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": sqlite_uri}
+    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    run_id = killed.stdout.split()[0]
+    client = client_for(sqlite_uri)
+    assert client.get_run(run_id).info.status == "RUNNING"
+    with tracking.run(make_experiment(), stage="train"):
+        pass
+    assert client.get_run(run_id).info.status == "KILLED"
+
+
+def test_a_sweep_points_run_is_named_after_the_point_and_its_changed_params(
+    sqlite_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `dvc exp run -S models.sklearn.logreg.hyperparameters.C=10.0` gives the stage: the point's
+    name and its baseline commit; the run says which point it is."""
+    from pipeline import config
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for command in (["init", "-q"], ["add", "params.yaml"], ["commit", "-qm", "baseline"]):
+        subprocess.run([*git, *command], cwd=tmp_path, check=True)
+    baseline = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True)
+    params["models"]["sklearn"]["logreg"]["hyperparameters"]["C"] = 10.0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_EXP_NAME", "fazed-bump")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", baseline.stdout.strip())
+
+    experiment = config.experiment(config.load(), "digits-logreg")
+    with tracking.run(experiment, stage="train@digits-logreg") as run:
+        pass
+    logged = client_for(sqlite_uri).get_run(run.run_id)
+    assert logged.info.run_name == "digits-logreg fazed-bump C=10.0"
+    assert logged.data.tags["pipeline.changed_params"] == "model.hyperparameters.C=10.0"
 
 
 def test_a_failure_during_the_run_warns_and_the_stage_goes_on(
@@ -294,7 +371,8 @@ def test_keras_run_over_http(mlflow_server: str, monkeypatch: pytest.MonkeyPatch
         run.log_model(model, flavor="keras", input_example=x[:4])
     record = run.record()
     assert record["status"] == "logged", record
-    assert record["url"] == f"{mlflow_server}/#/experiments/{record['experiment_id']}/runs/{record['run_id']}"
+    route = f"experiments/{record['experiment_id']}/runs/{record['run_id']}"
+    assert record["url"] == f"{mlflow_server}/#/{route}?workflowType=machine_learning"  # training view
 
     client = client_for(mlflow_server)
     logged = client.get_run(record["run_id"])

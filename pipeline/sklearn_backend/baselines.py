@@ -109,7 +109,12 @@ def make_estimator(
         settings["random_state"] = seed
     if n_jobs is not None and "n_jobs" in valid and not issubclass(estimator, IGNORES_N_JOBS):
         settings.setdefault("n_jobs", n_jobs)
-    return instance.set_params(**settings)
+    instance.set_params(**settings)
+    try:  # scikit-learn checks values only in fit: check them now, before a stage opens its MLflow run
+        instance._validate_params()
+    except (ValueError, TypeError) as err:
+        raise PipelineError(f"estimator {name!r}: {err} Fix its hyperparameters in params.yaml") from None
+    return instance
 
 
 def build(
