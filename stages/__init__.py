@@ -1,1 +1,40 @@
-"""Thin entry points, one per DVC stage: `python -m stages.<name> ...`."""
+"""Thin entry points, one per DVC stage: `python -m stages.<name> ...`.
+
+`dvc repro` runs each stage with whatever `python` comes first on PATH. When that interpreter lacks
+the project's packages (the venv not activated), the stage re-runs itself with the project's
+`.venv/bin/python`, or stops with one line saying how to set that up.
+"""
+
+import importlib.metadata
+import os
+import sys
+from pathlib import Path
+
+PROJECT_DISTRIBUTION = "dvc-ml-pipeline"  # pyproject.toml's name: installed with every dependency
+REEXEC_ENV = "PIPELINE_REEXEC"  # set on the re-run: a venv that lacks the packages too stops, not loops
+
+
+def _project_interpreter() -> Path:
+    """The project's .venv interpreter, found from this package's own (link-resolved) location."""
+    return Path(__file__).resolve().parents[1] / ".venv" / "bin" / "python"
+
+
+def _ensure_project_interpreter() -> None:
+    try:
+        importlib.metadata.distribution(PROJECT_DISTRIBUTION)
+        return
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    venv_python = _project_interpreter()
+    if venv_python.exists() and not os.environ.get(REEXEC_ENV):
+        os.environ[REEXEC_ENV] = "1"
+        os.execv(venv_python, [str(venv_python), *sys.orig_argv[1:]])
+    sys.stderr.write(
+        f"{sys.executable} lacks this project's packages and {venv_python} "
+        f"{'lacks them too' if venv_python.exists() else 'does not exist'}: run `make setup`, then "
+        "`source .venv/bin/activate` (or run `make run`)\n"
+    )
+    sys.exit(2)
+
+
+_ensure_project_interpreter()
