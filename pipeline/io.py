@@ -6,6 +6,7 @@ import contextlib
 import glob
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PipelineError
+
+log = logging.getLogger(__name__)
 
 
 def _umask() -> int:
@@ -81,7 +84,10 @@ def scratch_path(directory: Path | str, name: str | None = None) -> Iterator[Pat
 
 @contextlib.contextmanager
 def atomic_dir(path: Path | str) -> Iterator[Path]:
-    """Yield a fresh temporary directory beside `path`; on success it becomes `path` whole."""
+    """Yield a fresh temporary directory beside `path`; on success it becomes `path` whole.
+
+    Logged once, under its final name: what is written inside names the temporary directory.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}."
@@ -97,6 +103,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
             aside = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
             os.replace(path, aside / "previous")
         os.replace(tmp, path)
+        log.info("wrote %s (%d files)", path, sum(item.is_file() for item in path.rglob("*")))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if aside is not None:

@@ -1,0 +1,119 @@
+"""Back-fill MLflow runs for experiments trained while tracking was down: `python -m stages.backfill`.
+
+An experiment whose results/<experiment>/run.json has no run id gets one complete run logged from
+its outputs (params, history, the data set, the model, test metrics, figures; the tags of a normal
+run plus `pipeline.backfilled`). The run id goes back into run.json and details.json, and
+`dvc commit` records those two outputs in dvc.lock and the run-cache, so `train@` and `evaluate@`
+stay up to date; the next `dvc repro` re-runs only `report` and `promote`, which now see the run.
+Not a DVC stage: it runs when you ask, after the tracking store is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline import config, io, models, tracking
+from pipeline.datasets import processed
+from pipeline.errors import PipelineError
+from stages import cli
+from stages.evaluate import read_history
+
+log = logging.getLogger(__name__)
+
+
+def untracked(params: config.Params) -> list[str]:
+    """Experiments trained and evaluated whose run.json names no MLflow run."""
+    found = []
+    for name in params.experiments:
+        results = cli.results_dir(name)
+        if (results / "details.json").exists() and not io.read_json(results / "run.json").get("run_id"):
+            found.append(name)
+    return found
+
+
+def log_run(experiment: config.Experiment) -> dict:
+    """Log one experiment's outputs as a new MLflow run; return its run.json record."""
+    results, model_dir = cli.results_dir(experiment.name), cli.model_dir(experiment.name)
+    data_dir = cli.processed_dir(experiment.dataset)
+    trained = io.read_json(results / "train.json")
+    schema, _ = processed.load_schema(data_dir)
+    data = processed.load(data_dir)
+    model = models.load(model_dir)
+    hyperparameters = io.read_json(model_dir / models.HYPERPARAMETERS_FILE)
+    details = io.read_json(results / "details.json")
+    details.pop("tracking", None)  # the unavailable record evaluate wrote
+    stages = f"train@{experiment.name},evaluate@{experiment.name}"
+    with tracking.run(experiment, stage=f"train@{experiment.name}") as run:
+        dataset_params = {"name": experiment.dataset, **experiment.dataset_config.model_dump(mode="json")}
+        run.log_params({"experiment": experiment.name, "dataset": dataset_params, **hyperparameters})
+        device = trained.get("device") or {}
+        run.set_tags(
+            {
+                "dvc.stages": stages,
+                "device": device.get("device_type", "CPU"),
+                "device.details": device,
+                "pipeline.backfilled": "true",
+            }
+        )
+        summary_schema = {key: value for key, value in schema.__dict__.items() if key != "vocabulary"}
+        run.log_dataset(experiment.dataset, trained["data_hash"], source=str(data_dir), schema=summary_schema)
+        if schema.vocabulary is not None:
+            run.log_artifacts([data_dir / processed.VOCABULARY_FILE], artifact_path="data")
+        run.log_history(read_history(results / "history.csv"))
+        run.log_metrics({"fit_seconds": trained["fit_seconds"]})
+        flavor = "keras" if experiment.model.family in config.KERAS_FAMILIES else "sklearn"
+        run.log_model(model, flavor=flavor, input_example=data.train.x[:5])
+        run.log_metrics(io.read_json(results / "metrics.json"))
+        run.log_artifacts([results / "plots", results / "samples.txt"], artifact_path="evaluation")
+        run.log_dict(details, "evaluation/details.json")
+    record = run.record()
+    if record["status"] != "logged":
+        raise PipelineError(
+            f"{experiment.name}: MLflow tracking is unavailable ({record['error']}); nothing back-filled. "
+            "Start the tracking server or fix MLFLOW_TRACKING_URI, then run `make backfill` again."
+        )
+    io.write_json(results / "run.json", record)
+    io.write_json(results / "details.json", {**details, "tracking": record})
+    return record
+
+
+def commit(names: list[str]) -> None:
+    """Record the rewritten run.json / details.json in dvc.lock (and the run-cache)."""
+    stages = [f"{stage}@{name}" for name in names for stage in ("train", "evaluate")]
+    dvc = Path(sys.executable).with_name("dvc")
+    result = subprocess.run(
+        [str(dvc) if dvc.exists() else "dvc", "commit", "--force", "--quiet", *stages],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise PipelineError(f"`dvc commit` of {', '.join(stages)} failed: {result.stderr.strip()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = cli.parser(__doc__)
+    arguments.add_argument("experiments", nargs="*", help="only these (default: every untracked one)")
+    args = arguments.parse_args(argv)
+    params = config.load(args.params)
+    missing = untracked(params)
+    names = [name for name in args.experiments if name in missing] if args.experiments else missing
+    if not names:
+        log.info("every evaluated experiment has an MLflow run: nothing to back-fill")
+        return
+    done = []
+    try:
+        for name in names:
+            record = log_run(config.experiment(params, name))
+            done.append(name)
+            log.info("%s: logged MLflow run %s", name, record["run_id"])
+    finally:
+        if done:
+            commit(done)
+    log.info("back-filled %d run(s); `dvc repro` now updates the leaderboard and promotes", len(done))
+
+
+if __name__ == "__main__":
+    cli.run(main)
