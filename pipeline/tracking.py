@@ -217,6 +217,19 @@ def connect(uri: str, timeout_seconds: float) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def check_reachable(timeout_seconds: float) -> None:
+    """Raise the required-mode PipelineError unless the tracking store answers.
+
+    For callers about to start `dvc repro` with tracking required: DVC deletes a stage's outputs
+    before the stage runs, so a stage that finds the store down has already lost them.
+    """
+    uri = tracking_uri()
+    try:
+        connect(uri, timeout_seconds)
+    except Exception as err:
+        raise unreachable_error(uri, scrub(f"{type(err).__name__}: {err}", uri)) from err
+
+
 def unreachable_error(uri: str, error: str) -> PipelineError:
     from pipeline.config import MLFLOW_REQUIRED_ENV, required_by_environment
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline import figures, io
 from tests.conftest import free_port, make_project, run, shrink_params, subprocess_env
@@ -166,3 +167,21 @@ def test_required_tracking_down_fails_names_the_variable_and_checkout_restores(o
     run([DVC, "checkout", "train@iris-svc"], project, env=env)
     assert (project / "models" / "iris-svc").is_dir()
     assert json.loads(run([DVC, "status", "--json"], project, env=env).stdout) == {}
+
+
+@pytest.mark.e2e
+def test_required_retrain_checks_tracking_before_dvc_deletes_anything(outage: dict) -> None:
+    project = outage["project"]
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["models"]["sklearn"]["svc"]["hyperparameters"]["C"] = 3.0  # train@iris-svc would re-run
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = io.sha256_file(project / "results" / "iris-svc" / "train.json")
+    env = stage_env(outage["down"], outage["bin"])
+    command = [sys.executable, "-m", "pipeline.retrain", "--require-mlflow", "--no-push"]
+    result = run(command, project, check=False, env=env)
+    log = result.stdout + result.stderr
+    assert result.returncode == 2, log
+    assert "is unavailable (ConnectionError: cannot connect: Connection refused)" in log
+    assert "Running stage" not in log and "Traceback" not in log
+    assert io.sha256_file(project / "results" / "iris-svc" / "train.json") == before
+    assert (project / "models" / "iris-svc").is_dir()
