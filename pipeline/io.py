@@ -6,7 +6,6 @@ import contextlib
 import glob
 import hashlib
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -18,8 +17,6 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PipelineError
-
-log = logging.getLogger(__name__)
 
 
 def _umask() -> int:
@@ -82,18 +79,28 @@ def scratch_path(directory: Path | str, name: str | None = None) -> Iterator[Pat
         Path(tmp).unlink(missing_ok=True)
 
 
+_staging: dict[Path, Path] = {}  # atomic_dir's temporary directories -> the outputs they become
+
+
+def final_path(path: Path | str) -> Path:
+    """Where `path` ends up: a path inside an atomic_dir's temporary directory under its final name."""
+    path = Path(path)
+    for tmp, final in _staging.items():
+        if path.is_relative_to(tmp):
+            return final / path.relative_to(tmp)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_dir(path: Path | str) -> Iterator[Path]:
-    """Yield a fresh temporary directory beside `path`; on success it becomes `path` whole.
-
-    Logged once, under its final name: what is written inside names the temporary directory.
-    """
+    """Yield a fresh temporary directory beside `path`; on success it becomes `path` whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}."
     _remove_stale(path.parent, prefix, ".tmp")
     tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
     tmp.chmod(0o777 & ~_umask())
+    _staging[tmp] = path
     aside = None
     try:
         yield tmp
@@ -103,8 +110,8 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
             aside = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
             os.replace(path, aside / "previous")
         os.replace(tmp, path)
-        log.info("wrote %s (%d files)", path, sum(item.is_file() for item in path.rglob("*")))
     finally:
+        del _staging[tmp]
         shutil.rmtree(tmp, ignore_errors=True)
         if aside is not None:
             shutil.rmtree(aside, ignore_errors=True)

@@ -61,7 +61,7 @@ def test_figures_in_a_staged_directory_are_logged_under_its_final_name(
             with figures.figure(staging / name) as (_, ax):
                 ax.plot([0, 1])
     info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
-    assert info == [f"wrote {tmp_path / 'plots'} (2 files)"]
+    assert info == [f"wrote {tmp_path / 'plots' / name}" for name in ("a.png", "b.png")]
 
 
 # --- e2e: one project trained while tracking is down ---------------------------------------------
