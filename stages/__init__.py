@@ -15,8 +15,14 @@ REEXEC_ENV = "PIPELINE_REEXEC"  # set on the re-run: a venv that lacks the packa
 
 
 def _project_interpreter() -> Path:
-    """The project's .venv interpreter, found from this package's own (link-resolved) location."""
-    return Path(__file__).resolve().parents[1] / ".venv" / "bin" / "python"
+    """The project's .venv interpreter: beside this package (links resolved), else in the workspace
+    DVC names (`dvc exp run --temp` runs stages in a copy without the git-ignored .venv) or, for a
+    suite such as fashion/, in the folder above it."""
+    roots = [Path(__file__).resolve().parents[1]]
+    if workspace := os.environ.get("DVC_ROOT"):
+        roots += [Path(workspace).resolve(), Path(workspace).resolve().parent]
+    candidates = [root / ".venv" / "bin" / "python" for root in roots]
+    return next((python for python in candidates if python.exists()), candidates[0])
 
 
 def _ensure_project_interpreter() -> None:

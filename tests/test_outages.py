@@ -53,6 +53,28 @@ def test_stage_without_the_project_interpreter_stops_with_one_line(tmp_path: Pat
     assert "lacks this project's packages" in line and "source .venv/bin/activate" in line, line
 
 
+@needs_bare_python
+@pytest.mark.parametrize("venv_in", ["checkout", "dvc_root"])
+def test_stage_without_the_project_interpreter_reruns_with_the_venv(tmp_path: Path, venv_in: str) -> None:
+    """The .venv beside the code (a checkout, a suite's links), or in DVC_ROOT (a `--temp` copy)."""
+    checkout, workspace = tmp_path / "copy", tmp_path / "workspace"
+    for name in ("stages", "pipeline"):
+        shutil.copytree(ROOT / name, checkout / name)
+    (checkout if venv_in == "checkout" else workspace).mkdir(exist_ok=True)
+    (checkout if venv_in == "checkout" else workspace).joinpath(".venv").symlink_to(ROOT / ".venv")
+    env = {**os.environ, "DVC_ROOT": str(workspace)}
+    env.pop("PIPELINE_REEXEC", None)
+    result = subprocess.run(
+        [str(SYSTEM_PYTHON), "-m", "stages.backfill", "--help"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:") and result.stderr == ""
+
+
 def test_figures_in_a_staged_directory_are_logged_under_its_final_name(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
