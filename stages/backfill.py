@@ -5,11 +5,14 @@ its outputs (params, history, the data set, the model, test metrics, figures; th
 run plus `pipeline.backfilled`). The run id goes back into run.json and details.json, and
 `dvc commit` records those two outputs in dvc.lock and the run-cache, so `train@` and `evaluate@`
 stay up to date; the next `dvc repro` re-runs only `report` and `promote`, which now see the run.
-Not a DVC stage: it runs when you ask, after the tracking store is back.
+Experiments whose `train@` / `evaluate@` DVC would re-run (params or code changed since) are refused:
+their outputs no longer match params.yaml. Not a DVC stage: it runs when you ask, after the tracking
+store is back.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -80,17 +83,27 @@ def log_run(experiment: config.Experiment) -> dict:
     return record
 
 
-def commit(names: list[str]) -> None:
-    """Record the rewritten run.json / details.json in dvc.lock (and the run-cache)."""
-    stages = [f"{stage}@{name}" for name in names for stage in ("train", "evaluate")]
-    dvc = Path(sys.executable).with_name("dvc")
-    result = subprocess.run(
-        [str(dvc) if dvc.exists() else "dvc", "commit", "--force", "--quiet", *stages],
-        capture_output=True,
-        text=True,
-    )
+def dvc(*args: str) -> str:
+    """Run the project's `dvc` (beside this interpreter, else on PATH); its stdout."""
+    found = Path(sys.executable).with_name("dvc")
+    result = subprocess.run([str(found) if found.exists() else "dvc", *args], capture_output=True, text=True)
     if result.returncode != 0:
-        raise PipelineError(f"`dvc commit` of {', '.join(stages)} failed: {result.stderr.strip()}")
+        raise PipelineError(f"`dvc {' '.join(args)}` failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def stage_names(names: list[str]) -> list[str]:
+    return [f"{stage}@{name}" for name in names for stage in ("train", "evaluate")]
+
+
+def check_up_to_date(names: list[str]) -> None:
+    """Outputs of stages that DVC would re-run were made by other params or code: never log them."""
+    changed = sorted(json.loads(dvc("status", "--json", *stage_names(names)) or "{}"))
+    if changed:
+        raise PipelineError(
+            f"{', '.join(changed)} changed since they ran (params, code or data): their outputs are not "
+            "what params.yaml now describes. Run `dvc repro` (which logs new runs) instead of back-filling."
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -103,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     if not names:
         log.info("every evaluated experiment has an MLflow run: nothing to back-fill")
         return
+    check_up_to_date(names)
     done = []
     try:
         for name in names:
@@ -110,8 +124,8 @@ def main(argv: list[str] | None = None) -> None:
             done.append(name)
             log.info("%s: logged MLflow run %s", name, record["run_id"])
     finally:
-        if done:
-            commit(done)
+        if done:  # the rewritten run.json / details.json into dvc.lock and the run-cache
+            dvc("commit", "--force", "--quiet", *stage_names(done))
     log.info("back-filled %d run(s); `dvc repro` now updates the leaderboard and promotes", len(done))
 
 

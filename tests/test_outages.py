@@ -146,6 +146,18 @@ def test_backfill_logs_complete_runs_and_leaves_dvc_up_to_date(outage: dict, mlf
 
     project = outage["project"]
     env = stage_env(mlflow_server, outage["bin"])
+    params_file = project / "params.yaml"
+    params = params_file.read_text()
+    params_file.write_text(params.replace("gamma: scale", "gamma: auto"))  # train@iris-svc out of date
+    refused = run([sys.executable, "-m", "stages.backfill"], project, check=False, env=env)
+    assert refused.returncode == 2 and "train@iris-svc changed since they ran" in refused.stderr
+    assert io.read_json(project / "results" / "iris-dnn" / "run.json")["run_id"] is None
+    params_file.write_text(params)
+    still_down = stage_env(outage["down"], outage["bin"])
+    refused = run([sys.executable, "-m", "stages.backfill"], project, check=False, env=still_down)
+    assert refused.returncode == 2 and "nothing back-filled" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert io.read_json(project / "results" / "iris-dnn" / "run.json")["run_id"] is None
     run([sys.executable, "-m", "stages.backfill"], project, env=env)
     client = MlflowClient(tracking_uri=mlflow_server)
     for name in EXPERIMENTS:
