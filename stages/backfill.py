@@ -21,8 +21,7 @@ from pathlib import Path
 from pipeline import config, io, models, tracking
 from pipeline.datasets import processed
 from pipeline.errors import PipelineError
-from stages import cli
-from stages.evaluate import read_history
+from stages import cli, evaluate, train
 
 log = logging.getLogger(__name__)
 
@@ -40,38 +39,22 @@ def untracked(params: config.Params) -> list[str]:
 def log_run(experiment: config.Experiment) -> dict:
     """Log one experiment's outputs as a new MLflow run; return its run.json record."""
     results, model_dir = cli.results_dir(experiment.name), cli.model_dir(experiment.name)
-    data_dir = cli.processed_dir(experiment.dataset)
-    trained = io.read_json(results / "train.json")
-    schema, _ = processed.load_schema(data_dir)
-    data = processed.load(data_dir)
-    model = models.load(model_dir)
-    hyperparameters = io.read_json(model_dir / models.HYPERPARAMETERS_FILE)
+    summary = io.read_json(results / "train.json")
     details = io.read_json(results / "details.json")
     details.pop("tracking", None)  # the unavailable record evaluate wrote
-    stages = f"train@{experiment.name},evaluate@{experiment.name}"
     with tracking.run(experiment, stage=f"train@{experiment.name}") as run:
-        dataset_params = {"name": experiment.dataset, **experiment.dataset_config.model_dump(mode="json")}
-        run.log_params({"experiment": experiment.name, "dataset": dataset_params, **hyperparameters})
-        device = trained.get("device") or {}
-        run.set_tags(
-            {
-                "dvc.stages": stages,
-                "device": device.get("device_type", "CPU"),
-                "device.details": device,
-                "pipeline.backfilled": "true",
-            }
+        stages = f"train@{experiment.name},evaluate@{experiment.name}"  # as after a normal evaluate@
+        run.set_tags({"dvc.stages": stages, "pipeline.backfilled": "true"})
+        train.log_training(
+            run,
+            experiment,
+            summary,
+            io.read_json(model_dir / models.HYPERPARAMETERS_FILE),
+            evaluate.read_history(results / "history.csv"),
+            models.load(model_dir),
+            processed.load(cli.processed_dir(experiment.dataset)),
         )
-        summary_schema = {key: value for key, value in schema.__dict__.items() if key != "vocabulary"}
-        run.log_dataset(experiment.dataset, trained["data_hash"], source=str(data_dir), schema=summary_schema)
-        if schema.vocabulary is not None:
-            run.log_artifacts([data_dir / processed.VOCABULARY_FILE], artifact_path="data")
-        run.log_history(read_history(results / "history.csv"))
-        run.log_metrics({"fit_seconds": trained["fit_seconds"]})
-        flavor = "keras" if experiment.model.family in config.KERAS_FAMILIES else "sklearn"
-        run.log_model(model, flavor=flavor, input_example=data.train.x[:5])
-        run.log_metrics(io.read_json(results / "metrics.json"))
-        run.log_artifacts([results / "plots", results / "samples.txt"], artifact_path="evaluation")
-        run.log_dict(details, "evaluation/details.json")
+        evaluate.log_evaluation(run, results, io.read_json(results / "metrics.json"), details)
     record = run.record()
     if record["status"] != "logged":
         raise PipelineError(
