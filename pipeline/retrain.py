@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline import config, gate
+from pipeline import config, gate, tracking
 from pipeline.errors import PipelineError
 
 log = logging.getLogger("pipeline.retrain")
@@ -351,6 +351,9 @@ def main(argv: list[str] | None = None) -> None:
             "--require-mlflow: MLFLOW_TRACKING_URI is not set (in CI: create the repository secret "
             "MLFLOW_TRACKING_URI)"
         )
+    if args.require_mlflow:  # before DVC deletes the outputs of a stage that would then fail
+        os.environ[config.MLFLOW_REQUIRED_ENV] = "true"
+        tracking.check_reachable(params.mlflow.timeout_seconds)
     baseline = resolve_baseline(args.baseline)
     log.info("baseline: %s (%s)", baseline[0], baseline[1] or "no commit yet: every experiment is new")
     if remote is None:
@@ -359,9 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         pull(remote)
     before, after = split_targets(args.targets)
     outcomes = Outcomes()
-    if args.require_mlflow:  # inherited by every stage: a stage fails when MLflow cannot be reached
-        os.environ[config.MLFLOW_REQUIRED_ENV] = "true"
-    outcomes.extend(repro(before))
+    outcomes.extend(repro(before))  # stages inherit PIPELINE_MLFLOW_REQUIRED: one that loses MLflow fails
     experiments = list(params.experiments)
     result = gate.compare(*read_test_metrics(baseline[1], experiments), params.gate)
     metrics_diff = metrics_diff_markdown(baseline[1], experiments)

@@ -142,10 +142,19 @@ def _check_server(uri: str, timeout_seconds: float) -> None:
 
     try:
         response = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_seconds)
-    except requests.RequestException as err:
-        raise ConnectionError(f"no answer within {timeout_seconds:g} s: {err}") from err
+    except requests.Timeout as err:
+        raise ConnectionError(f"no answer within {timeout_seconds:g} s") from err
+    except requests.ConnectionError as err:  # refused, unknown host, reset: at once, not a timeout
+        raise ConnectionError(f"cannot connect: {_root_cause(err)}") from err
     if response.status_code >= 500:  # a 401/404 is a live server (auth, a proxy without /health)
         raise ConnectionError(f"tracking server answered /health with HTTP {response.status_code}")
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost reason of a requests error ("Connection refused"), without urllib3's wrapping."""
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
+    return str(error.args[-1]) if isinstance(error, OSError) and error.args else str(error)
 
 
 def _prepare_sqlite(db: Path) -> None:
@@ -212,13 +221,30 @@ def connect(uri: str, timeout_seconds: float) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def check_reachable(timeout_seconds: float) -> None:
+    """Raise the required-mode PipelineError unless the tracking store answers.
+
+    For callers about to start `dvc repro` with tracking required: DVC deletes a stage's outputs
+    before the stage runs, so a stage that finds the store down has already lost them.
+    """
+    uri = tracking_uri()
+    try:
+        connect(uri, timeout_seconds)
+    except Exception as err:
+        raise unreachable_error(uri, scrub(f"{type(err).__name__}: {err}", uri)) from err
+
+
 def unreachable_error(uri: str, error: str) -> PipelineError:
-    masked = mask_uri(uri)
+    from pipeline.config import MLFLOW_REQUIRED_ENV, required_by_environment
+
+    if required_by_environment():  # names what made tracking required: params.yaml may say false
+        optional = f"or unset {MLFLOW_REQUIRED_ENV} (set in the environment, it makes tracking required)"
+    else:
+        optional = "or set `mlflow.required: false` in params.yaml"
     return PipelineError(
-        f"MLflow tracking at {masked} is unavailable ({error}). Fix: start the tracking server "
+        f"MLflow tracking at {mask_uri(uri)} is unavailable ({error}). Fix: start the tracking server "
         f"(e.g. `mlflow server --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db`), "
-        "point MLFLOW_TRACKING_URI at a reachable store, or set `mlflow.required: false` in params.yaml "
-        "to run without tracking."
+        f"point MLFLOW_TRACKING_URI at a reachable store, {optional} to run without tracking."
     )
 
 

@@ -35,10 +35,15 @@ def main(argv: list[str] | None = None) -> None:
         metrics = {**outcome.metrics, "inference": assessment.inference_stats(model, data, model_dir)}
         io.write_json(results / "metrics.json", metrics)
         io.write_text(results / "samples.txt", outcome.samples)
-        run.log_metrics(metrics)
-        run.log_artifacts([results / "plots", results / "samples.txt"], artifact_path="evaluation")
-        run.log_dict(outcome.details, "evaluation/details.json")
+        log_evaluation(run, results, metrics, outcome.details)
     io.write_json(results / "details.json", {**outcome.details, "tracking": run.record()})
+
+
+def log_evaluation(run: tracking.Run, results: Path, metrics: dict, details: dict) -> None:
+    """What an evaluation adds to the run (also `stages.backfill`): metrics, figures, samples, details."""
+    run.log_metrics(metrics)
+    run.log_artifacts([results / "plots", results / "samples.txt"], artifact_path="evaluation")
+    run.log_dict(details, "evaluation/details.json")
 
 
 if __name__ == "__main__":

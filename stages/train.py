@@ -52,18 +52,34 @@ def main(argv: list[str] | None = None) -> None:
         }
         io.write_text(results / "history.csv", history_csv(result.history))
         io.write_json(results / "train.json", summary)
-        dataset_params = {"name": experiment.dataset, **experiment.dataset_config.model_dump(mode="json")}
-        run.log_params({"experiment": experiment.name, "dataset": dataset_params, **result.hyperparameters})
-        run.set_tags({"device": result.device.get("device_type", "CPU"), "device.details": result.device})
-        summary_schema = {key: value for key, value in schema.__dict__.items() if key != "vocabulary"}
-        run.log_dataset(experiment.dataset, data_hash, source=str(data_dir), schema=summary_schema)
-        if schema.vocabulary is not None:  # what turns new text into the ids the model takes
-            run.log_artifacts([data_dir / processed.VOCABULARY_FILE], artifact_path="data")
-        run.log_history(result.history)
-        run.log_metrics({"fit_seconds": result.fit_seconds})
-        flavor = "keras" if experiment.model.family in config.KERAS_FAMILIES else "sklearn"
-        run.log_model(result.model, flavor=flavor, input_example=data.train.x[:5])
+        log_training(run, experiment, summary, result.hyperparameters, result.history, result.model, data)
     io.write_json(results / "run.json", run.record())
+
+
+def log_training(
+    run: tracking.Run,
+    experiment: config.Experiment,
+    summary: dict,
+    hyperparameters: dict,
+    history: list[dict],
+    model: object,
+    data: processed.ProcessedData,
+) -> None:
+    """What a training run logs (also `stages.backfill`, from the outputs): `summary` is train.json."""
+    data_dir = cli.processed_dir(experiment.dataset)
+    dataset_params = {"name": experiment.dataset, **experiment.dataset_config.model_dump(mode="json")}
+    run.log_params({"experiment": experiment.name, "dataset": dataset_params, **hyperparameters})
+    device = summary["device"]
+    run.set_tags({"device": device.get("device_type", "CPU"), "device.details": device})
+    schema = data.schema
+    summary_schema = {key: value for key, value in schema.__dict__.items() if key != "vocabulary"}
+    run.log_dataset(experiment.dataset, summary["data_hash"], source=str(data_dir), schema=summary_schema)
+    if schema.vocabulary is not None:  # what turns new text into the ids the model takes
+        run.log_artifacts([data_dir / processed.VOCABULARY_FILE], artifact_path="data")
+    run.log_history(history)
+    run.log_metrics({"fit_seconds": summary["fit_seconds"]})
+    flavor = "keras" if experiment.model.family in config.KERAS_FAMILIES else "sklearn"
+    run.log_model(model, flavor=flavor, input_example=data.train.x[:5])
 
 
 if __name__ == "__main__":

@@ -79,6 +79,23 @@ def test_truncated_gzip_is_a_checksum_error(http_server, idx_files, tmp_path):
         )
 
 
+def test_gzip_crc_error_is_a_corrupt_copy_not_a_changed_source(http_server, idx_files, tmp_path):
+    base, served, _ = http_server
+    directory, files = idx_files
+    name = Path(files["train_labels"]["url"]).name
+    damaged = bytearray((directory / name).read_bytes())
+    damaged[-8] ^= 0xFF  # the gzip trailer's CRC32: the payload itself is intact
+    (served / name).write_bytes(bytes(damaged))
+    with pytest.raises(download.ChecksumError) as raised:
+        download.fetch(
+            files["train_labels"]["url"], files["train_labels"]["sha256"], tmp_path / "x.idx", mirror=base
+        )
+    message = str(raised.value)
+    assert f"{name} from {base}/{name} is a corrupt or truncated gzip file" in message
+    assert "pinned hash" not in message and "fetch a fresh copy" in message
+    assert not (tmp_path / "x.idx").exists()
+
+
 @pytest.mark.parametrize("as_url", [False, True], ids=["directory", "file-url"])
 def test_local_mirror(idx_files, tmp_path, as_url):
     directory, files = idx_files

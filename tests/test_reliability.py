@@ -42,7 +42,7 @@ from stages import preprocess as preprocess_stage
 from stages import promote as promote_stage
 from stages import report as report_stage
 from stages import train as train_stage
-from tests.conftest import in_process, make_project, run, subprocess_env, write_idx_set
+from tests.conftest import free_port, in_process, make_project, run, subprocess_env, write_idx_set
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -979,3 +979,52 @@ def test_tracking_password_never_reaches_stdout(
     assert tracked.record()["status"] == "logged"
     out, err = capfd.readouterr()
     assert "s3cret" not in out + err
+
+
+# --- (7) a tracking server nobody answers for: what the user is told ------------------------------
+
+
+def iris_experiment(required: bool) -> config.Experiment:
+    params = copy.deepcopy(PARAMS)
+    params["mlflow"]["required"] = required
+    return config.experiment(config.Params.model_validate(params), "iris-dnn")
+
+
+def test_refused_connection_is_named_at_once_not_as_a_timeout(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, restore_mlflow_env: None
+) -> None:
+    from pipeline import tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")  # nobody listens
+    started = time.monotonic()
+    experiment = iris_experiment(required=False)
+    with (
+        caplog.at_level(logging.WARNING, logger="pipeline.tracking"),
+        tracking.run(experiment, stage="train@iris-dnn") as tracked,
+    ):
+        pass
+    assert time.monotonic() - started < 3
+    assert tracked.record()["status"] == "unavailable"
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "pipeline.tracking"]
+    assert "Connection refused" in warning and "no answer within" not in warning, warning
+
+
+@pytest.mark.parametrize("required_by", ["params", "environment"])
+def test_required_tracking_hint_names_what_made_it_required(
+    monkeypatch: pytest.MonkeyPatch, restore_mlflow_env: None, required_by: str
+) -> None:
+    from pipeline import tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv(config.MLFLOW_REQUIRED_ENV, raising=False)
+    if required_by == "environment":
+        monkeypatch.setenv(config.MLFLOW_REQUIRED_ENV, "true")
+    experiment = iris_experiment(required=required_by == "params")
+    with pytest.raises(PipelineError) as raised, tracking.run(experiment, stage="train@iris-dnn"):
+        pass
+    message = str(raised.value)
+    if required_by == "environment":
+        assert f"unset {config.MLFLOW_REQUIRED_ENV}" in message and "mlflow.required" not in message
+    else:
+        assert "set `mlflow.required: false` in params.yaml" in message
+        assert config.MLFLOW_REQUIRED_ENV not in message

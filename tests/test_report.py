@@ -111,19 +111,19 @@ def test_markdown_regression_columns():
 
 def test_markdown_formats_numbers_to_four_decimals():
     text = report.render_markdown(report.leaderboard_rows([classifier("a", 0.912345, train_seconds=3.5)]))
-    assert "| 1 | a | model | sklearn | 0.9123 | 0.9023 | 0.3000 | 3.5000 | — |" in text
+    assert "| 1 | a | model | sklearn | 0.9123 | 0.9023 | 0.3000 | 3.5000 | untracked |" in text
 
 
 def test_markdown_shows_a_dash_for_missing_metrics():
     entry = ResultEntry("a", "digits", "model", "cnn", "classification", {"accuracy": 0.9})
     text = report.render_markdown(report.leaderboard_rows([entry]))
-    assert "| 1 | a | model | cnn | 0.9000 | — | — | — | — |" in text
+    assert "| 1 | a | model | cnn | 0.9000 | — | — | — | untracked |" in text
 
 
 def test_markdown_shows_a_dash_for_nan_metrics():
     entry = ResultEntry("a", "digits", "model", "cnn", "classification", {"accuracy": float("nan")})
     text = report.render_markdown(report.leaderboard_rows([entry]))
-    assert "| 1 | a | model | cnn | — | — | — | — | — |" in text
+    assert "| 1 | a | model | cnn | — | — | — | — | untracked |" in text
 
 
 def test_markdown_links_the_mlflow_run():
@@ -151,6 +151,15 @@ def test_markdown_links_each_datasets_mlflow_runs_in_the_training_view():
 def test_markdown_shows_a_run_id_without_a_link():
     text = report.render_markdown(report.leaderboard_rows([classifier("a", 0.9, run_id="abc123")]))
     assert "| `abc123` |" in text
+    assert "Untracked" not in text
+
+
+def test_markdown_marks_untracked_experiments_and_says_how_to_back_fill():
+    entries = [classifier("a", 0.9, run_id="abc123"), classifier("b", 0.8)]
+    text = report.render_markdown(report.leaderboard_rows(entries))
+    assert "| 2 | b | model | sklearn |" in text and text.count("| untracked |") == 1
+    assert "Untracked (no MLflow run, trained while tracking was unavailable): b." in text
+    assert "`make backfill`" in text
 
 
 def test_markdown_escapes_pipes_in_names():

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
@@ -219,15 +220,16 @@ def fetch_remote(spec: RemoteFile, dest: Path, **options: Any) -> Path:
     return fetch(spec.url, spec.sha256, dest, md5=spec.md5, **options)
 
 
-def _payload_digest(path: Path, compressed: bool, algorithm: str) -> str:
+def _payload_digest(path: Path, compressed: bool, algorithm: str) -> str | None:
+    """The payload's hex digest, or None when the .gz is damaged (truncated, bad CRC, not gzip)."""
     digest = hashlib.new(algorithm)
     opener = gzip.open if compressed else open
     try:
         with opener(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(CHUNK), b""):
                 digest.update(chunk)
-    except (OSError, EOFError) as err:  # truncated or not gzip at all
-        return f"unreadable ({err})"
+    except (OSError, EOFError, zlib.error):
+        return None
     return digest.hexdigest()
 
 
@@ -267,9 +269,15 @@ def fetch(
                 log.warning("could not fetch %s (%s); trying the next location", shown(location), reason)
                 continue
             actual = _payload_digest(raw, compressed, algorithm)
+            name = Path(urlparse(location).path).name
+            if actual is None:  # damaged in transit or on disk: the source did not change
+                raise ChecksumError(
+                    f"{name} from {shown(location)} is a corrupt or truncated gzip file (unreadable). "
+                    "Nothing was written; run again to fetch a fresh copy, or replace the mirror copy."
+                )
             if actual != expected:
                 raise ChecksumError(
-                    f"checksum mismatch for {Path(urlparse(location).path).name} from {shown(location)}: "
+                    f"checksum mismatch for {name} from {shown(location)}: "
                     f"expected {algorithm} {expected}, got {actual}. Nothing was written; "
                     "fix or remove the mirror copy, or update the pinned hash if the source changed."
                 )
