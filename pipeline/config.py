@@ -260,6 +260,17 @@ class TextSource(Section):
             raise ValueError("task language_model is character-level: set encoding.tokens to char")
         return self
 
+    @model_validator(mode="after")
+    def _categories_are_file_names(self) -> TextSource:
+        if self.format == "csv":
+            return self
+        for category in self.categories or ():
+            if not category or category in (".", "..") or "/" in category or "\\" in category:
+                raise ValueError(
+                    f"categories: {category!r} is not a file or folder name inside `path` (no separators)"
+                )
+        return self
+
 
 class KerasNpzSource(Mirrored):
     """IMDB / Reuters in Keras' `.npz` layout (word-id sequences) plus their word-index JSON.
