@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline import config
+from pipeline import config, io
 from pipeline.config import DatasetConfig, Params
 from pipeline.datasets.processed import Schema
 from pipeline.errors import PipelineError
@@ -24,14 +24,32 @@ N_CLASSES = {"digits": 10, "iris": 3, "wine": 3, "breast_cancer": 2}  # other co
 SLIDING_LAYERS = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D")
 
 
-def check(path: Path = config.DEFAULT_PARAMS) -> Params:
-    """The validated params of `path`, or one PipelineError naming the bad key and what is allowed."""
+def check(path: Path = config.DEFAULT_PARAMS, built: Path | None = None, keras_code: str = "") -> Params:
+    """The validated params of `path`, or one PipelineError naming the bad key and what is allowed.
+
+    `built` (a file outside DVC's outputs) remembers which Keras models built, by a hash of their
+    settings, input and `keras_code` (the Keras code's fingerprint): an edit elsewhere imports no
+    TensorFlow, and a change of that code builds every model again.
+    """
     params = config.load(path)
     for name, model in params.models.sklearn.items():
         _named(f"{path}: models.sklearn.{name}", check_sklearn, model, params.train.sklearn.n_jobs)
-    keras_experiments = [name for name, spec in params.experiments.items() if spec.backend == "keras"]
-    for name in keras_experiments:
-        _named(f"{path}: experiments.{name}", check_keras, config.experiment(params, name))
+    known = set(built.read_text().split()) if built is not None and built.is_file() else set()
+    code = keras_code + io.sha256_file(__file__)  # this check's own code counts too
+    keys = set()
+    for name, spec in params.experiments.items():
+        if spec.backend != "keras":
+            continue
+        experiment = config.experiment(params, name)
+        key = io.sha256_bytes(
+            f"{code}{experiment.model.model_dump_json()}"
+            f"{known_schema(experiment.dataset, experiment.dataset_config)}{experiment.seed}".encode()
+        )
+        if key not in known:
+            _named(f"{path}: experiments.{name}", check_keras, experiment)
+        keys.add(key)
+    if built is not None and keys != known:
+        io.write_text(built, "".join(f"{key}\n" for key in sorted(keys)))
     return params
 
 

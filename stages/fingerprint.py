@@ -15,14 +15,16 @@ from pipeline import fingerprints, validation
 from stages import cli
 
 log = logging.getLogger("stages.fingerprint")
+BUILT_FILE = "keras-models-built.txt"  # which Keras models of the params built, by their settings' hash
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = cli.parser(__doc__)
     parser.add_argument("stages", nargs="+", help="stage entry points (stages/<name>.py) to fingerprint")
     args = parser.parse_args(argv)
-    validation.check(args.params)
-    names = fingerprints.write(cli.FINGERPRINTS_DIR, args.stages)
+    texts = fingerprints.texts(args.stages)
+    validation.check(args.params, cli.CHECKPOINTS_DIR / BUILT_FILE, texts.get("train-keras", ""))
+    names = fingerprints.save(cli.FINGERPRINTS_DIR, texts)
     log.info("params valid; wrote %s", ", ".join(f"{cli.FINGERPRINTS_DIR}/{name}.txt" for name in names))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from ruamel.yaml import YAML
 from pipeline import validation
 from pipeline.errors import PipelineError
 from stages import fingerprint as fingerprint_stage
-from tests.conftest import in_process
+from tests.conftest import in_process, run
 from tests.test_config import PARAMS_FILES, ROOT
 
 
@@ -114,3 +115,32 @@ def test_the_stage_checks_params_before_writing_and_keeps_its_outputs(tmp_path, 
         "params.yaml has invalid params:\n  sede: Extra inputs are not permitted (got 1)"
     ]
     assert (tmp_path / "fingerprints" / "report.txt").read_bytes() == written
+
+
+PROBE = """
+import sys
+from pathlib import Path
+from pipeline import validation
+validation.check(Path(sys.argv[1]), Path(sys.argv[2]), "keras code")
+print("keras" in sys.modules)
+"""
+
+
+def imports_keras(params: Path, built: Path) -> bool:
+    result = run([sys.executable, "-c", PROBE, str(params), str(built)], ROOT)
+    return result.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_keras_models_that_built_are_not_built_again_until_they_change(tmp_path):
+    params, built = write(tmp_path, lambda p: None), tmp_path / "built.txt"
+    assert imports_keras(params, built)
+    n_keras = sum(
+        spec["backend"] == "keras" for spec in YAML(typ="safe").load(params)["experiments"].values()
+    )
+    assert len(built.read_text().split()) == n_keras
+    assert not imports_keras(
+        write(tmp_path, lambda p: p["models"]["sklearn"]["svc"].update(features=None)), built
+    )
+    assert imports_keras(
+        write(tmp_path, lambda p: p["models"]["keras"]["dnn"].update(hidden_units=[8])), built
+    )
