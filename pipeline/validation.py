@@ -1,10 +1,10 @@
 """The whole params file checked before any stage runs, so a bad value costs no output.
 
 `config.load` checks structure, types, ranges and names without heavy imports; `check` then holds
-each model against what its library accepts: scikit-learn's published parameter constraints, and
-each experiment's Keras model built (not trained) on the input its dataset will have where the params
-fix it, with no kernel or pooling window wider than what it slides over. Any failure is one
-PipelineError naming the key.
+each model against what its library accepts: scikit-learn's published parameter constraints; and,
+where the params fix a dataset's input, each experiment's pairing of model and data, its Keras model
+built (not trained) on that input, with no kernel or pooling window wider than what it slides over.
+Any failure is one PipelineError naming the key.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline import config, io
+from pipeline import config, io, models
 from pipeline.config import DatasetConfig, Params
 from pipeline.datasets.processed import Schema
 from pipeline.errors import PipelineError
@@ -37,26 +37,28 @@ def check(path: Path = config.DEFAULT_PARAMS, built: Path | None = None, keras_c
     known = set(built.read_text().split()) if built is not None and built.is_file() else set()
     code = keras_code + io.sha256_file(__file__)  # this check's own code counts too
     keys = set()
-    for name, spec in params.experiments.items():
-        if spec.backend != "keras":
-            continue
+    for name in params.experiments:
         experiment = config.experiment(params, name)
-        key = io.sha256_bytes(
-            f"{code}{experiment.model.model_dump_json()}"
-            f"{known_schema(experiment.dataset, experiment.dataset_config)}{experiment.seed}".encode()
-        )
+        schema = known_schema(experiment.dataset, experiment.dataset_config)
+        if schema is None:  # the input is known only once the data is (a CSV file): `train` checks it
+            continue
+        where = f"{path}: experiments.{name}"
+        _named(where, models.check_compatible, experiment.model, schema, name=experiment.model_name)
+        if experiment.backend != "keras":
+            continue
+        key = io.sha256_bytes(f"{code}{experiment.model.model_dump_json()}{schema}{experiment.seed}".encode())
         if key not in known:
-            _named(f"{path}: experiments.{name}", check_keras, experiment)
+            _named(where, check_keras, experiment, schema)
         keys.add(key)
     if built is not None and keys != known:
         io.write_text(built, "".join(f"{key}\n" for key in sorted(keys)))
     return params
 
 
-def _named(where: str, check_one: Callable[..., None], *args: Any) -> None:
+def _named(where: str, check_one: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     """Run one check; whatever it raises becomes a PipelineError that starts with `where`."""
     try:
-        check_one(*args)
+        check_one(*args, **kwargs)
     except PipelineError as err:
         raise PipelineError(f"{where}: {err}") from None
     except Exception as err:  # scikit-learn and Keras raise many types here: each means a bad value
@@ -114,15 +116,12 @@ def known_schema(name: str, cfg: DatasetConfig) -> Schema | None:
     return None
 
 
-def check_keras(experiment: config.Experiment) -> None:
-    """Build the experiment's model on its dataset's known input; transfer models (pinned weights
-    to fetch) and inputs the params do not fix are left to `train`."""
-    schema = known_schema(experiment.dataset, experiment.dataset_config)
-    if schema is None or experiment.model.family == "transfer":
+def check_keras(experiment: config.Experiment, schema: Schema) -> None:
+    """Build the experiment's model on its dataset's known input; transfer models (pinned weights to
+    fetch first) are left to `train`."""
+    if experiment.model.family == "transfer":
         return
     import keras
-
-    from pipeline import models
 
     try:
         model = models.build(experiment.model, schema, experiment.seed, name=experiment.model_name)

@@ -73,6 +73,14 @@ def hyperparameters(model: str, **values):
             lambda p: p["experiments"]["iris-dnn"].update(model="cnn"),
             r"experiments.iris-dnn: .*cnn needs image data",
         ),
+        (
+            lambda p: p["experiments"].update(x={"dataset": "iris", "backend": "sklearn", "model": "ridge"}),
+            r"experiments.x: .*'ridge' is a regressor",
+        ),
+        (
+            lambda p: p["models"]["sklearn"]["hog_svc"]["features"].update(pixels_per_cell=8),
+            r"experiments.digits-hog_svc: .*do not fit a 8x8 image",
+        ),
     ],
     ids=[
         "negative-C",
@@ -89,6 +97,8 @@ def hyperparameters(model: str, **values):
         "pool-wider-than-image",
         "kernel-longer-than-text",
         "model-for-other-data",
+        "regressor-for-classes",
+        "hog-wider-than-image",
     ],
 )
 def test_what_the_libraries_reject_is_named(tmp_path, edit, message):
