@@ -124,7 +124,8 @@ def measure(copy: Path, quick: bool) -> dict[str, Any]:
     for section, change, edit in EDITS:
         names = affected(copy / "params.yaml", section)
         expected = sorted(
-            {f"{stage}@{name}" for name in names for stage in ("train", "evaluate")} | {"report", "promote"}
+            {f"{stage}@{name}" for name in names for stage in ("train", "evaluate")}
+            | {"fingerprint", "report", "promote"}  # fingerprint: the params check every edit starts with
         )
         common.edit_yaml(copy / "params.yaml", edit)
         log.info("edit %s (%s): expecting %s", section, change, ", ".join(expected))

@@ -11,8 +11,16 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from ruamel.yaml import YAML, YAMLError
 
 from pipeline.errors import PipelineError
 
@@ -25,10 +33,87 @@ Md5 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 Share = Annotated[float, Field(gt=0, lt=1)]
 Rate = Annotated[float, Field(ge=0, lt=1)]
 PositiveInt = Annotated[int, Field(gt=0)]
+Units = Annotated[list[PositiveInt], Field(min_length=1)]
+# Dataset, model and experiment keys end up in DVC commands (`${key}`), paths and MLflow names
+NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
+Prefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$", max_length=32)]
+# The test metrics evaluation writes per task (pipeline.evaluation, pipeline.assessment).
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "macro_f1", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+    "forecast": ("rmse", "mae", "r2", "persistence_rmse"),
+    "language_model": (
+        "accuracy",
+        "macro_f1",
+        "log_loss",
+        "perplexity",
+        "bits_per_char",
+        "unigram_bits_per_char",
+    ),
+}
+METRICS = sorted({metric for metrics in TASK_METRICS.values() for metric in metrics})
+# Registry names of pipeline.sklearn_backend (baselines.ESTIMATORS, face_completion.ESTIMATORS; a test
+# keeps them equal), so a misspelt estimator fails when params are loaded, without importing scikit-learn.
+SKLEARN_ESTIMATORS = Literal[
+    "logistic_regression",
+    "random_forest",
+    "svc",
+    "linear_svc",
+    "knn",
+    "hist_gradient_boosting",
+    "extra_trees",
+    "mlp",
+    "ridge",
+    "ridge_cv",
+    "linear_regression",
+    "random_forest_regressor",
+    "extra_trees_regressor",
+    "hist_gradient_boosting_regressor",
+    "knn_regressor",
+]
+FACE_COMPLETION_ESTIMATORS = Literal["extra_trees", "knn", "linear_regression", "ridge_cv"]
+# keras.activations by name (a test keeps them equal to Keras' own)
+ACTIVATIONS = Literal[
+    "celu",
+    "elu",
+    "exponential",
+    "gelu",
+    "glu",
+    "hard_shrink",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "hard_tanh",
+    "leaky_relu",
+    "linear",
+    "log_sigmoid",
+    "log_softmax",
+    "mish",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "soft_shrink",
+    "softmax",
+    "softplus",
+    "softsign",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "sparsemax",
+    "squareplus",
+    "swish",
+    "tanh",
+    "tanh_shrink",
+    "threshold",
+]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict: no bool or float for an int, no string for a number, finite floats only, no unknown key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # --- datasets ------------------------------------------------------------------------------
@@ -196,6 +281,17 @@ class TextSource(Section):
             raise ValueError("task language_model is character-level: set encoding.tokens to char")
         return self
 
+    @model_validator(mode="after")
+    def _categories_are_file_names(self) -> TextSource:
+        if self.format == "csv":
+            return self
+        for category in self.categories or ():
+            if not category or category in (".", "..") or "/" in category or "\\" in category:
+                raise ValueError(
+                    f"categories: {category!r} is not a file or folder name inside `path` (no separators)"
+                )
+        return self
+
 
 class KerasNpzSource(Mirrored):
     """IMDB / Reuters in Keras' `.npz` layout (word-id sequences) plus their word-index JSON.
@@ -237,7 +333,7 @@ class ImageFolderSource(Mirrored):
     source: Literal["imagefolder"]
     path: str
     archive: RemoteFile | None = None
-    image_size: tuple[PositiveInt, PositiveInt] = (64, 64)
+    image_size: Annotated[tuple[PositiveInt, PositiveInt], Field(strict=False)] = (64, 64)  # YAML has lists
     color_mode: Literal["rgb", "grayscale"] = "rgb"
     split: Split = Split()
 
@@ -281,7 +377,7 @@ class SklearnModel(Section):
     """
 
     family: Literal["sklearn"]
-    estimator: str
+    estimator: SKLEARN_ESTIMATORS
     hyperparameters: dict[str, Any] = {}
     features: ImageFeatures | None = None
 
@@ -290,7 +386,7 @@ class FaceCompletionModel(Section):
     """Multi-output regression predicting the lower half of an image from its upper half."""
 
     family: Literal["face_completion"]
-    estimator: str
+    estimator: FACE_COMPLETION_ESTIMATORS
     hyperparameters: dict[str, Any] = {}
     n_preview: PositiveInt = 5
 
@@ -298,7 +394,7 @@ class FaceCompletionModel(Section):
 class DnnModel(Section):
     family: Literal["dnn"]
     hidden_units: list[PositiveInt] = [128]
-    activation: str = "relu"
+    activation: ACTIVATIONS = "relu"
     dropout_rate: Rate = 0.0
     batch_norm: bool = False
     l1: Annotated[float, Field(ge=0)] = 0.0
@@ -312,7 +408,7 @@ class CnnModel(Section):
     """
 
     family: Literal["cnn"]
-    filters: list[PositiveInt] = [32, 64]
+    filters: Units = [32, 64]
     kernel_size: PositiveInt = 3
     pool_size: PositiveInt = 2
     padding: Literal["same", "valid"] = "same"
@@ -337,7 +433,7 @@ class LstmModel(Section):
     """Stacked LSTMs over a sequence, image rows, or token ids (through an Embedding of `embedding_dim`)."""
 
     family: Literal["lstm"]
-    units: list[PositiveInt] = [64]
+    units: Units = [64]
     bidirectional: bool = False
     dropout_rate: Rate = 0.0
     embedding_dim: PositiveInt = 64  # token-id input only
@@ -349,7 +445,7 @@ class Conv1dModel(Section):
     family: Literal["conv1d"]
     embedding_dim: PositiveInt = 64
     dropout_rate: Rate = 0.2
-    filters: list[PositiveInt] = [128]
+    filters: Units = [128]
     kernel_size: PositiveInt = 5
     pool_size: PositiveInt = 4
     dense_units: list[PositiveInt] = [64]
@@ -360,11 +456,18 @@ class TfidfModel(Section):
 
     family: Literal["tfidf"]
     analyzer: Literal["word", "char_wb"] = "word"
-    ngram_range: tuple[PositiveInt, PositiveInt] = (1, 2)
+    ngram_range: Annotated[tuple[PositiveInt, PositiveInt], Field(strict=False)] = (1, 2)  # YAML has lists
     max_features: PositiveInt | None = 50_000
     sublinear_tf: bool = True
-    estimator: str = "logistic_regression"
+    estimator: SKLEARN_ESTIMATORS = "logistic_regression"
     hyperparameters: dict[str, Any] = {}
+
+    @field_validator("ngram_range", mode="after")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] > value[1]:
+            raise ValueError(f"[min_n, max_n] needs min_n <= max_n, got {list(value)}")
+        return value
 
 
 class PretrainedWeights(RemoteFile):
@@ -418,8 +521,8 @@ Backend = Literal["keras", "sklearn"]
 class Models(Section):
     """Models by backend, so a stage can depend on exactly its backend's code and settings."""
 
-    keras: dict[str, KerasModelConfig] = {}
-    sklearn: dict[str, SklearnModelConfig] = {}
+    keras: dict[Name, KerasModelConfig] = {}
+    sklearn: dict[Name, SklearnModelConfig] = {}
 
 
 # --- training ------------------------------------------------------------------------------
@@ -463,6 +566,13 @@ class Train(Section):
 class SklearnTrain(Section):
     n_jobs: int = 1  # CPU workers for estimators that take n_jobs (-1: all cores)
 
+    @field_validator("n_jobs", mode="after")
+    @classmethod
+    def _some_workers(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 workers cannot train: give a count, or -1 for all cores")
+        return value
+
 
 class TrainSettings(Section):
     """Shared training settings per backend: editing Keras settings never re-runs scikit-learn stages."""
@@ -483,9 +593,9 @@ class TrainOverrides(Section):
 
 
 class ExperimentSpec(Section):
-    dataset: str
+    dataset: Name
     backend: Backend
-    model: str  # a key of models.<backend>
+    model: Name  # a key of models.<backend>
     train: TrainOverrides = TrainOverrides()  # Keras experiments only
 
 
@@ -496,7 +606,7 @@ class Mlflow(Section):
     """Where runs go. `required` is also switched on by PIPELINE_MLFLOW_REQUIRED=true (how CI
     retrains demand tracking without editing params.yaml, so no stage looks changed to DVC)."""
 
-    experiment_prefix: str = ""
+    experiment_prefix: Prefix = ""
     required: Annotated[bool, Field(validate_default=True)] = False
     timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
 
@@ -511,16 +621,36 @@ def required_by_environment() -> bool:
     return os.environ.get(MLFLOW_REQUIRED_ENV, "").lower() in ("1", "true", "yes")
 
 
-class Promote(Section):
-    """Champion / challenger per dataset: the test metric each task is judged on, and the margin to beat."""
+PROMOTE_METRICS = {
+    "classification": "accuracy",
+    "regression": "rmse",
+    "forecast": "rmse",
+    "language_model": "bits_per_char",
+}
 
-    metrics: dict[Task, str] = {
-        "classification": "accuracy",
-        "regression": "rmse",
-        "forecast": "rmse",
-        "language_model": "bits_per_char",
-    }
+
+class Promote(Section):
+    """Champion / challenger per dataset: the test metric each task is judged on (tasks left out keep
+    their default), and the margin to beat."""
+
+    metrics: dict[Task, str] = PROMOTE_METRICS
     margin: Annotated[float, Field(ge=0)] = 0.0
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        return {**PROMOTE_METRICS, **value} if isinstance(value, dict) else value
+
+    @field_validator("metrics", mode="after")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        for task, metric in value.items():
+            if metric not in TASK_METRICS[task]:
+                raise ValueError(
+                    f"{task}: no test metric {metric!r} for this task; "
+                    f"use one of {', '.join(TASK_METRICS[task])}"
+                )
+        return value
 
 
 class Gate(Section):
@@ -533,6 +663,14 @@ class Gate(Section):
     tolerance: dict[str, Annotated[float, Field(ge=0)]] = {}
     relative_tolerance: dict[str, Annotated[float, Field(ge=0)]] = {}
 
+    @field_validator("tolerance", "relative_tolerance", mode="after")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(METRICS))
+        if unknown:
+            raise ValueError(f"no test metric {', '.join(unknown)}; use one of {', '.join(METRICS)}")
+        return value
+
     @model_validator(mode="after")
     def _one_tolerance_per_metric(self) -> Gate:
         both = sorted(set(self.tolerance) & set(self.relative_tolerance))
@@ -542,10 +680,10 @@ class Gate(Section):
 
 
 class Params(Section):
-    seed: Annotated[int, Field(ge=0)] = 42
-    datasets: dict[str, DatasetConfig]
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 42  # NumPy's seed range
+    datasets: dict[Name, DatasetConfig]
     models: Models = Models()
-    experiments: dict[str, ExperimentSpec] = {}
+    experiments: dict[Name, ExperimentSpec] = {}
     train: TrainSettings = TrainSettings()
     mlflow: Mlflow = Mlflow()
     promote: Promote = Promote()
@@ -589,20 +727,26 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
+        where = where.replace(".[key]", " (a key)")
         value = item.get("input")
         shown = f" (got {value!r})" if not isinstance(value, dict) else ""
         lines.append(f"  {where}: {item['msg']}{shown}")
     return "\n".join(lines)
 
 
-def load(path: Path = DEFAULT_PARAMS) -> Params:
-    """Read and validate the whole params file; PipelineError names every bad key."""
+def read_yaml(path: Path) -> Any:
+    """The params file parsed as DVC parses it (ruamel.yaml, YAML 1.2): what DVC tracks is what is checked."""
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        return YAML(typ="safe").load(Path(path).read_bytes())
     except FileNotFoundError:
         raise PipelineError(f"params file {path} not found: run from the repository root") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+    except (YAMLError, UnicodeDecodeError, ValueError, RecursionError) as err:  # ValueError: bad dates
         raise PipelineError(f"{path} is not valid YAML: {err}") from None
+
+
+def load(path: Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate the whole params file; PipelineError names every bad key."""
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise PipelineError(f"{path} must hold a mapping of sections, got {type(raw).__name__}")
     try:

@@ -181,11 +181,20 @@ class ImportGraph:
         return "".join(f"{io.sha256_file(self.root / file)}  {file}\n" for file in sorted(files))
 
 
-def write(folder: Path, stages: list[str], root: Path = ROOT) -> list[str]:
-    """Write `<folder>/<name>.txt` for every fingerprint of `stages`, the folder whole; the names."""
+def texts(stages: list[str], root: Path = ROOT) -> dict[str, str]:
+    """{fingerprint name: its text} for every fingerprint of `stages`."""
     graph = ImportGraph(root)
-    texts = {name: graph.fingerprint(files) for name, files in graph.stage_files(stages).items()}
+    return {name: graph.fingerprint(files) for name, files in graph.stage_files(stages).items()}
+
+
+def save(folder: Path, texts_by_name: dict[str, str]) -> list[str]:
+    """Write `<folder>/<name>.txt` for every fingerprint, the folder whole; the names."""
     with io.atomic_dir(folder) as tmp:
-        for name, text in texts.items():
+        for name, text in texts_by_name.items():
             (tmp / f"{name}.txt").write_text(text)
-    return sorted(texts)
+    return sorted(texts_by_name)
+
+
+def write(folder: Path, stages: list[str], root: Path = ROOT) -> list[str]:
+    """Write every fingerprint of `stages` into `folder` (see `save`); the names."""
+    return save(folder, texts(stages, root))

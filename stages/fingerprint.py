@@ -1,26 +1,31 @@
-"""DVC stage `fingerprint`: per stage, the sha256 of each project module it can import (fingerprints/).
+"""DVC stage `fingerprint`: check the whole params file, then write per stage the sha256 of each project
+module it can import (fingerprints/).
 
 Every other stage depends on its file here instead of listing its modules: an edit re-runs exactly
-the stages that import the edited module.
+the stages that import the edited module. This stage also depends on params.yaml and comes first, so
+a bad value stops `dvc repro` before DVC deletes any stage's outputs; its own outputs are `persist`
+(DVC keeps them when it fails) and stay byte-identical for any valid params.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 
-from pipeline import fingerprints
+from pipeline import fingerprints, validation
 from stages import cli
 
 log = logging.getLogger("stages.fingerprint")
+BUILT_FILE = "keras-models-built.txt"  # which Keras models of the params built, by their settings' hash
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("stages", nargs="+", help="stage entry points (stages/<name>.py) to fingerprint")
     args = parser.parse_args(argv)
-    names = fingerprints.write(cli.FINGERPRINTS_DIR, args.stages)
-    log.info("wrote %s", ", ".join(f"{cli.FINGERPRINTS_DIR}/{name}.txt" for name in names))
+    texts = fingerprints.texts(args.stages)
+    validation.check(args.params, cli.CHECKPOINTS_DIR / BUILT_FILE, texts.get("train-keras", ""))
+    names = fingerprints.save(cli.FINGERPRINTS_DIR, texts)
+    log.info("params valid; wrote %s", ", ".join(f"{cli.FINGERPRINTS_DIR}/{name}.txt" for name in names))
 
 
 if __name__ == "__main__":

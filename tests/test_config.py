@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
+import numpy as np
 import pytest
 import yaml
 
@@ -11,7 +13,7 @@ from pipeline import config
 from pipeline.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS_FILES = [ROOT / "params.yaml", ROOT / "fashion" / "params.yaml", ROOT / "mnist" / "params.yaml"]
+PARAMS_FILES = [ROOT / suite / "params.yaml" for suite in (".", "fashion", "mnist", "cifar", "text")]
 
 
 @pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -59,6 +61,54 @@ def write(tmp_path: Path, edit) -> Path:
         (lambda p: p["experiments"]["digits-svc"].update(train={"epochs": 3}), r"only Keras experiments"),
         (lambda p: p["experiments"]["digits-svc"].update(backend="torch"), r"backend.*'keras' or 'sklearn'"),
         (lambda p: p["experiments"]["digits-cnn"].update(backend="sklearn"), r"unknown sklearn model 'cnn'"),
+        (
+            lambda p: p["train"]["keras"].update(epochs=True),
+            r"train.keras.epochs: Input should be a valid integer",
+        ),
+        (lambda p: p.update(seed=1.0), r"seed: Input should be a valid integer"),
+        (lambda p: p.update(seed=2**64), r"seed: Input should be less than 4294967296"),
+        (
+            lambda p: p["train"]["keras"]["optimizer"].update(learning_rate=float("inf")),
+            r"learning_rate: Input should be a finite number",
+        ),
+        (
+            lambda p: p["promote"].update(margin=float("nan")),
+            r"promote.margin: Input should be a finite number",
+        ),
+        (lambda p: p["train"]["sklearn"].update(n_jobs=0), r"train.sklearn.n_jobs: .*0 workers"),
+        (lambda p: p.update(sede=1), r"sede: Extra inputs"),
+        (lambda p: p.update(gate="strict"), r"gate: Input should be a valid dictionary"),
+        (
+            lambda p: p["gate"]["tolerance"].update(accuracy=-1),
+            r"gate.tolerance.accuracy: .*greater than or equal",
+        ),
+        (lambda p: p["gate"]["tolerance"].update(acuracy=0.1), r"gate.tolerance: .*no test metric acuracy"),
+        (
+            lambda p: p["promote"]["metrics"].update(classification="bogus_metric"),
+            r"promote.metrics: .*classification: no test metric 'bogus_metric'.*accuracy",
+        ),
+        (
+            lambda p: p["models"]["sklearn"].update(net={"family": "dnn"}),
+            r"models.sklearn.net: Input tag 'dnn'",
+        ),
+        (
+            lambda p: p["models"]["sklearn"]["logreg"].update(estimator="logistc_regression"),
+            r"models.sklearn.logreg.sklearn.estimator: Input should be 'logistic_regression'",
+        ),
+        (lambda p: p["models"]["keras"]["dnn"].update(activation="banana"), r"activation: Input should be"),
+        (lambda p: p["models"]["keras"]["lstm"].update(units=[]), r"lstm.units: List should have at least 1"),
+        (lambda p: p["models"]["sklearn"]["tfidf_words"].update(ngram_range=[2, 1]), r"min_n <= max_n"),
+        (
+            lambda p: p["experiments"].update({"x;touch f": p["experiments"]["digits-svc"]}),
+            r"experiments.x;touch f \(a key\): String should match pattern",
+        ),
+        (lambda p: p["datasets"].update({"a b": p["datasets"]["iris"]}), r"datasets.a b \(a key\)"),
+        (lambda p: p["mlflow"].update(experiment_prefix="p" * 10_000), r"experiment_prefix: .*at most 32"),
+        (lambda p: p["mlflow"].update(experiment_prefix="☃/../"), r"experiment_prefix: String should match"),
+        (
+            lambda p: p["datasets"]["fortunes"]["categories"].append("../etc"),
+            r"categories: '../etc' is not a file or folder name",
+        ),
     ],
     ids=[
         "source",
@@ -73,6 +123,27 @@ def write(tmp_path: Path, edit) -> Path:
         "sklearn-overrides",
         "backend",
         "wrong-backend",
+        "bool-for-int",
+        "float-for-int",
+        "seed-range",
+        "infinite",
+        "nan",
+        "no-workers",
+        "unknown-top-level-key",
+        "section-not-a-map",
+        "negative-tolerance",
+        "unknown-gated-metric",
+        "unknown-promote-metric",
+        "keras-model-under-sklearn",
+        "estimator-typo",
+        "activation",
+        "no-units",
+        "ngram-order",
+        "shell-in-experiment-name",
+        "space-in-dataset-name",
+        "long-prefix",
+        "path-in-prefix",
+        "path-in-category",
     ],
 )
 def test_bad_params_are_named(tmp_path, edit, message):
@@ -103,3 +174,62 @@ def test_not_yaml_and_missing_file(tmp_path):
         config.load(tmp_path / "bad.yaml")
     with pytest.raises(PipelineError, match="not found"):
         config.load(tmp_path / "missing.yaml")
+
+
+def test_a_promote_metrics_map_keeps_the_defaults_it_leaves_out(tmp_path):
+    params = config.load(
+        write(tmp_path, lambda p: p["promote"].update(metrics={"classification": "macro_f1"}))
+    )
+    assert params.promote.metrics == {**config.PROMOTE_METRICS, "classification": "macro_f1"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "seed:\t7\ndatasets: {}\n",
+        "seed: 0x10\ndatasets: {}\n",
+        "seed: 7\ndatasets: {}\nx: 1e309\n",
+        "y: yes\n",
+    ],
+)
+def test_the_params_file_is_read_by_dvc_rules(tmp_path, text):
+    """A tab after `seed:` or 1e309 (a float in YAML 1.2) mean to the project what they mean to DVC."""
+    from dvc.utils.serialize import parse_yaml
+
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    assert config.read_yaml(path) == parse_yaml(text, str(path))
+
+
+def test_the_estimator_names_are_the_backends_registries():
+    from pipeline.sklearn_backend import baselines, face_completion
+
+    assert set(get_args(config.SKLEARN_ESTIMATORS)) == set(baselines.ESTIMATORS)
+    assert set(get_args(config.FACE_COMPLETION_ESTIMATORS)) == set(face_completion.ESTIMATORS)
+
+
+def test_the_activation_names_are_keras_own():
+    import keras
+
+    names = {name for name in dir(keras.activations) if not name.startswith("_")} - {
+        "get",
+        "serialize",
+        "deserialize",
+    }
+    assert set(get_args(config.ACTIVATIONS)) == names
+
+
+def test_the_metric_names_are_what_evaluation_writes():
+    from pipeline import evaluation
+
+    y, proba = np.array([0, 1, 1, 0]), np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4]])
+    written = {
+        "classification": evaluation.classification_metrics(y, proba),
+        "regression": evaluation.regression_metrics(y, proba[:, 1]),
+        "language_model": evaluation.language_model_metrics(y, proba),
+    }
+    for task, metrics in written.items():
+        assert set(config.TASK_METRICS[task]) == {m for m in metrics if m != "n_samples"} | (
+            {"unigram_bits_per_char"} if task == "language_model" else set()
+        )
+    assert set(config.TASK_METRICS["forecast"]) == {*config.TASK_METRICS["regression"], "persistence_rmse"}

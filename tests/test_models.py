@@ -306,11 +306,9 @@ def test_check_compatible_uses_the_model_name():
         models.check_compatible(CnnModel(family="cnn"), make_data(layout="tabular").schema, name="my_cnn")
 
 
-def test_check_compatible_catches_bad_face_completion_estimator():
-    with pytest.raises(PipelineError, match="unknown face_completion estimator 'svc'"):
-        models.check_compatible(
-            FaceCompletionModel(family="face_completion", estimator="svc"), make_data().schema
-        )
+def test_a_bad_face_completion_estimator_is_refused_with_the_params():
+    with pytest.raises(ValueError, match="estimator\n  Input should be 'extra_trees', 'knn'"):
+        FaceCompletionModel(family="face_completion", estimator="svc")
 
 
 @pytest.mark.parametrize("height", [8, 7])

@@ -67,7 +67,8 @@ def test_second_repro_executes_nothing(project):
 
 def test_editing_a_keras_model_marks_only_its_experiments(project):
     edit_params(project, lambda p: p["models"]["keras"]["iris_dnn"].update(hidden_units=[8, 8]))
-    assert stale_stages(project) == {"train@iris-dnn"}  # `dvc status` names the stages whose own deps changed
+    # `dvc status` names the stages whose own deps changed; `fingerprint` checks every params edit first
+    assert stale_stages(project) == {"fingerprint", "train@iris-dnn"}
     run(["git", "checkout", "params.yaml"], project)
 
 
@@ -81,18 +82,19 @@ def test_editing_an_experiment_re_runs_its_evaluation_through_train(project):
 
     edit_params(project, swap_model)
     try:
-        assert stale_stages(project) == {"train@iris-logreg", "report", "promote"}  # not evaluate@
+        stale = {"fingerprint", "train@iris-logreg", "report", "promote"}  # not evaluate@
+        assert stale_stages(project) == stale
         executed = executed_stages(run(["dvc", "repro"], project).stdout)
     finally:
         run(["git", "checkout", "params.yaml"], project)
         run(["dvc", "repro"], project)  # back to the first run's outputs (DVC's run cache)
-    assert executed == ["train@iris-logreg", "evaluate@iris-logreg", "report", "promote"]
+    assert executed == ["fingerprint", "train@iris-logreg", "evaluate@iris-logreg", "report", "promote"]
     assert stale_stages(project) == set()
 
 
 def test_editing_one_dataset_marks_only_its_chain(project):
     edit_params(project, lambda p: p["datasets"]["sunspots"].update(window=6))
-    assert stale_stages(project) == {"sources", "download@sunspots", "preprocess@sunspots"}
+    assert stale_stages(project) == {"fingerprint", "sources", "download@sunspots", "preprocess@sunspots"}
     run(["git", "checkout", "params.yaml"], project)
 
 

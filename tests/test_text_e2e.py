@@ -60,5 +60,6 @@ def test_editing_the_text_encoding_reruns_only_that_data_set(project):
     params["datasets"]["fortunes"]["encoding"]["max_length"] = 16
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     stale = set(json.loads(run(["dvc", "status", "--json"], project).stdout))
-    # downstream follows once data changes; `sources` tracks the datasets section (its link stays the same)
-    assert stale == {"sources", "download@fortunes", "preprocess@fortunes"}
+    # downstream follows once data changes; `fingerprint` checks the params file first and `sources`
+    # tracks the datasets section (its link stays the same)
+    assert stale == {"fingerprint", "sources", "download@fortunes", "preprocess@fortunes"}
