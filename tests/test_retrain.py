@@ -105,8 +105,10 @@ def test_a_fresh_clone_restores_every_stage_from_the_run_cache(setup):
     assert second.returncode == 0, output(second)
     outcomes = retrain.stage_outcomes(second.stdout)
     assert set(outcomes.cached) >= TRAINING
-    # promote's output is `cache: false`, which DVC's run-cache does not keep: it alone runs again
-    assert set(outcomes.ran) <= {"promote"}, outcomes.ran
+    # DVC's run-cache keeps no `cache: false` or `persist` output: promote, the params check
+    # (`fingerprint`, whose output persists when a check fails) and the links to local files
+    # (`sources`) run again, and their byte-identical outputs leave everything else restored
+    assert set(outcomes.ran) <= {"fingerprint", "sources", "promote"}, outcomes.ran
     assert f"{len(outcomes.cached)} stage(s) restored from the run-cache" in second.stderr
     assert (clone / "models" / "iris-dnn").is_dir() and (
         clone / "results" / "iris-logreg" / "metrics.json"
@@ -128,7 +130,8 @@ def test_a_regression_fails_the_gate_with_its_table_and_pushes_nothing(setup):
 
     assert result.returncode == 1, output(result)
     outcomes = retrain.stage_outcomes(result.stdout)
-    assert set(outcomes.ran) == {"train@iris-logreg", "evaluate@iris-logreg", "report"}  # promote never ran
+    # the params check, then the edited experiment; promote never ran
+    assert set(outcomes.ran) == {"fingerprint", "train@iris-logreg", "evaluate@iris-logreg", "report"}
     log = output(result)
     assert "| iris-logreg | accuracy | higher | 0.9333 |" in log and "**REGRESSED** |" in log
     assert "| sunspots-ridge | rmse | lower |" in log and "| same |" in log

@@ -44,6 +44,15 @@ def test_a_queued_sweep_records_but_never_moves_the_champion(tmp_path: Path, mlf
     run(["dvc", "queue", "start", "-j", "2"], project, env=env)
     names = wait_for_experiments(project, 2)
 
+    # the README's flow (a committed dvc.lock first) gives a clean sweep: every point checks out the
+    # baseline's outputs, and only what the sweep changed differs from the baseline
+    for name in names:
+        assert "No file hash info" not in run(["dvc", "queue", "logs", name], project).stdout
+    table = run(["dvc", "exp", "show", "--only-changed", "--csv"], project).stdout
+    changed = set(table.splitlines()[0].split(","))
+    assert {"models.sklearn.logreg.hyperparameters.C", "test.accuracy"} <= changed
+    assert not {"seed", "train.sklearn.n_jobs", "mlflow.required"} & changed
+
     assert client.get_model_version_by_alias(MODEL, "champion").version == champion
     assert [v.version for v in client.search_model_versions(f"name = '{MODEL}'")] == [champion]
     for name in names:
