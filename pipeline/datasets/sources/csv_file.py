@@ -78,7 +78,8 @@ def _require_columns(name: str, cfg: CsvSource, present: list[str]) -> None:
         for column in columns:
             if column not in present:
                 raise PipelineError(
-                    f"datasets.{name}.{key}: column {column!r} is not in the CSV; columns: {', '.join(present)}"
+                    f"datasets.{name}.{key}: column {column!r} is not in the CSV; "
+                    f"columns: {', '.join(present)}"
                 )
 
 
@@ -90,7 +91,11 @@ def _split_columns(name: str, frame) -> tuple[list[str], dict[str, np.ndarray]]:
     numeric, categorical = [], {}
     for column in frame.columns:
         values = frame[column]
-        if values.empty or values.dtype.kind in "biuf" or pd.to_numeric(values, errors="coerce").notna().any():
+        if (
+            values.empty
+            or values.dtype.kind in "biuf"
+            or pd.to_numeric(values, errors="coerce").notna().any()
+        ):
             numeric.append(column)  # numbers, perhaps with stray text: _require_numeric names it
             continue
         if values.isna().any():
