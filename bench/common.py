@@ -290,7 +290,7 @@ TIMED = (
     ("pipeline.models", ("save",), "save model"),
     ("pipeline.models", ("load",), "load model"),
     ("pipeline.assessment", ("assess",), "evaluate: predict, metrics, figures"),
-    ("pipeline.assessment", ("inference_stats",), "evaluate: inference throughput"),
+    ("pipeline.assessment", ("inference_speed",), "evaluate: inference throughput"),
     ("pipeline.io", ("write_json", "write_text"), "write results"),
 )
 spent = {}

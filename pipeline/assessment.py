@@ -125,12 +125,11 @@ def _assess_completion(model: Any, data: ProcessedData, figures_dir: Path) -> As
     return Assessment(metrics, {"task": "face_completion", "n_preview": len(preview)}, samples)
 
 
-def inference_stats(model: Any, data: ProcessedData, model_dir: Path) -> dict[str, float]:
-    """Prediction throughput on (up to THROUGHPUT_SAMPLES of) the test split and the model's size on disk."""
+def inference_speed(model: Any, data: ProcessedData) -> dict[str, float]:
+    """Prediction throughput on (up to THROUGHPUT_SAMPLES of) the test split: wall-clock, not a DVC metric."""
     x = np.ascontiguousarray(data.test.x[:THROUGHPUT_SAMPLES])
     return {
         "samples_per_second": evaluation.measure_throughput(
             lambda batch: models.predict(model, batch, data.schema), x
-        ),
-        "model_size_bytes": evaluation.directory_size_bytes(model_dir),
+        )
     }

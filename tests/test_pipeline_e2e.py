@@ -52,7 +52,7 @@ def project(tmp_path_factory) -> Path:
 def test_first_repro_writes_every_output(project):
     for name in EXPERIMENTS:
         metrics = io.read_json(project / "results" / name / "metrics.json")
-        assert set(metrics) >= {"train", "val", "test", "inference"}
+        assert set(metrics) >= {"train", "val", "test", "model_size_bytes"}
         assert io.read_json(project / "results" / name / "run.json")["status"] == "logged"
     assert "iris" in (project / "reports" / "leaderboard.md").read_text()
     promotion = io.read_json(project / "reports" / "promotion.json")

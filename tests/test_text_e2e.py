@@ -35,7 +35,7 @@ def project(tmp_path_factory) -> Path:
 def test_text_experiments_write_metrics_samples_and_leaderboard_rows(project):
     for name in EXPERIMENTS:
         metrics = io.read_json(project / "results" / name / "metrics.json")
-        assert set(metrics) >= {"train", "val", "test", "inference"}
+        assert set(metrics) >= {"train", "val", "test", "model_size_bytes"}
         assert (project / "results" / name / "samples.txt").read_text().strip()
     language_model = io.read_json(project / "results" / "fortunes-charlstm" / "metrics.json")["test"]
     assert {"bits_per_char", "perplexity", "unigram_bits_per_char"} <= set(language_model)
