@@ -16,9 +16,11 @@ import sys
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
+from pipeline import evaluation
 from pipeline.fingerprints import PACKAGES, ImportGraph
 from tests.conftest import shrink_params, subprocess_env
 
@@ -68,6 +70,12 @@ def test_a_stage_depends_on_its_own_fingerprint_and_lists_no_module(name):
     per_backend = len(graph().stage_modules(stage)) > 1  # then a foreach over experiments
     own = f"fingerprints/{stage}-${{item.backend}}.txt" if per_backend else f"fingerprints/{stage}.txt"
     assert [dep for dep in body["deps"] if dep.split("/")[0] in (*PACKAGES, "fingerprints")] == [own]
+
+
+def test_the_confusion_matrix_plot_is_declared_with_the_confusion_template_and_the_csv_columns():
+    (plots,) = pipeline_stages()["evaluate"]["plots"]
+    columns = list(evaluation.confusion_rows(np.array([0]), np.array([0]), ["a"]).columns)
+    assert plots == {"results/${key}/plots": {"template": "confusion", "x": columns[0], "y": columns[1]}}
 
 
 # --- what the stages really load ---------------------------------------------------------------

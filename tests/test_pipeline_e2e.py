@@ -59,6 +59,14 @@ def test_first_repro_writes_every_output(project):
     assert promotion["iris"]["promoted"] and promotion["sunspots"]["experiment"] in EXPERIMENTS
 
 
+def test_plots_show_renders_the_confusion_matrix_without_flags(project):
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)["data"]
+    (confusion,) = shown["results/iris-logreg/plots/confusion.csv"]
+    encoding = confusion["content"]["spec"]["encoding"]
+    assert (encoding["x"]["field"], encoding["y"]["field"]) == ("actual", "predicted")
+    assert shown["results/iris-logreg/plots/confusion.png"][0]["type"] == "image"
+
+
 def test_second_repro_executes_nothing(project):
     result = run(["dvc", "repro"], project)
     assert "Running stage" not in result.stdout
