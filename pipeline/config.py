@@ -714,7 +714,7 @@ class Experiment(Section):
     name: str
     seed: int
     dataset: str
-    backend: Backend = "keras"
+    backend: Backend
     dataset_config: DatasetConfig
     model_name: str
     model: ModelConfig

@@ -297,7 +297,7 @@ def _run_tags(
         "pipeline.dataset": experiment.dataset,
         "pipeline.model": experiment.model_name,
         "pipeline.family": experiment.model.family,
-        "pipeline.backend": str(getattr(experiment, "backend", experiment.model.family)),
+        "pipeline.backend": experiment.backend,
         "pipeline.group": os.environ.get("DVC_EXP_NAME") or commit,
         "tracking.uri": mask_uri(uri),
         **_owner_tags(),

@@ -8,6 +8,7 @@ from typing import get_args
 import numpy as np
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from pipeline import config
 from pipeline.errors import PipelineError
@@ -156,6 +157,16 @@ def test_experiment_overrides_only_the_given_train_keys():
     resolved = config.experiment(params, "iris-dnn")
     assert resolved.train.epochs == 300
     assert resolved.train.optimizer == params.train.keras.optimizer
+
+
+def test_an_experiment_without_backend_is_one_error_naming_the_key(tmp_path):
+    path = write(tmp_path, lambda p: p["experiments"]["digits-svc"].pop("backend"))
+    with pytest.raises(PipelineError, match=r"params:\n  experiments\.digits-svc\.backend: Field required$"):
+        config.load(path)
+    resolved = config.experiment(config.load(ROOT / "params.yaml"), "digits-svc").model_dump()
+    del resolved["backend"]
+    with pytest.raises(ValidationError, match=r"for Experiment\nbackend\n  Field required"):
+        config.Experiment.model_validate(resolved)
 
 
 def test_unknown_names_list_the_known_ones():

@@ -44,7 +44,7 @@ schema = Schema("tiny", "classification", "tabular", (6,), n_classes=3)
 data = ProcessedData(schema, split(64), split(16), split(16))
 train = Train(epochs=1, batch_size=16, device=Device(strategy="mirrored"))
 experiment = Experiment(
-    name="tiny", seed=0, dataset="tiny", model_name="dnn",
+    name="tiny", seed=0, dataset="tiny", backend="keras", model_name="dnn",
     dataset_config=SklearnSource(source="sklearn", name="iris"),
     model=DnnModel(family="dnn", hidden_units=[8]), train=train, mlflow=Mlflow(),
 )

@@ -113,6 +113,7 @@ def test_run_logs_everything_and_evaluate_resumes_it(sqlite_uri: str) -> None:
     assert tags["git.commit"] == (head or "unknown") == tags["pipeline.group"]
     assert tags["git.dirty"] in ("true", "false", "unknown")
     assert tags["dvc.stage"] == "train" and tags["dvc.stages"] == "train,evaluate"
+    assert (tags["pipeline.backend"], tags["pipeline.family"]) == ("sklearn", "sklearn")
     assert tags["version.mlflow"] == mlflow.__version__
     assert {"version.python", "version.scikit-learn", "version.keras", "version.tensorflow"} <= set(tags)
     assert tags["tracking.uri"] == sqlite_uri
