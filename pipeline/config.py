@@ -723,11 +723,27 @@ class Experiment(Section):
     mlflow: Mlflow = Mlflow()
 
 
-def _describe(error: ValidationError) -> str:
+def _location(loc: tuple[int | str, ...], raw: Any) -> str:
+    """An error's dotted path in the params file, without the tag pydantic adds after a discriminated
+    union's field (models.keras.dnn.dnn.dropout_rate -> models.keras.dnn.dropout_rate)."""
+    parts, data = [], raw
+    for part in loc:
+        if str(part).startswith("function-"):
+            continue
+        if isinstance(data, dict) and part not in data and part in data.values():
+            continue  # the tag: the value of the union's discriminator (family, source)
+        parts.append(str(part))
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):  # a missing key, or under a value that is not a mapping
+            data = None
+    return ".".join(parts).replace(".[key]", " (a key)")
+
+
+def _describe(error: ValidationError, raw: Any) -> str:
     lines = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
-        where = where.replace(".[key]", " (a key)")
+        where = _location(item["loc"], raw)
         value = item.get("input")
         shown = f" (got {value!r})" if not isinstance(value, dict) else ""
         lines.append(f"  {where}: {item['msg']}{shown}")
@@ -752,7 +768,7 @@ def load(path: Path = DEFAULT_PARAMS) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
-        raise PipelineError(f"{path} has invalid params:\n{_describe(err)}") from None
+        raise PipelineError(f"{path} has invalid params:\n{_describe(err, raw)}") from None
 
 
 def dataset(params: Params, name: str) -> DatasetConfig:

@@ -42,9 +42,12 @@ def write(tmp_path: Path, edit) -> Path:
         ),
         (
             lambda p: p["models"]["keras"]["dnn"].update(dropout_rate=1.0),
-            r"models.keras.dnn.dnn.dropout_rate.*less than 1",
+            r"\n  models\.keras\.dnn\.dropout_rate: Input should be less than 1",
         ),
-        (lambda p: p["datasets"]["iris"]["split"].update(test_size=1.5), r"test_size.*less than 1"),
+        (
+            lambda p: p["datasets"]["iris"]["split"].update(test_size=1.5),
+            r"\n  datasets\.iris\.split\.test_size: .*less than 1",
+        ),
         (lambda p: p["train"]["keras"]["optimizer"].update(name="adamw2"), r"optimizer.name.*'adam', 'sgd'"),
         (
             lambda p: p["experiments"].update(x={"dataset": "nope", "backend": "keras", "model": "cnn"}),
@@ -56,7 +59,7 @@ def write(tmp_path: Path, edit) -> Path:
         ),
         (
             lambda p: p["models"]["keras"]["cnn"].update(filterz=[1]),
-            r"models.keras.cnn.cnn.filterz: Extra inputs",
+            r"\n  models\.keras\.cnn\.filterz: Extra inputs",
         ),
         (lambda p: p["train"]["keras"].update(epochs="many"), r"train.keras.epochs.*valid integer"),
         (lambda p: p["experiments"]["digits-svc"].update(train={"epochs": 3}), r"only Keras experiments"),
@@ -94,10 +97,13 @@ def write(tmp_path: Path, edit) -> Path:
         ),
         (
             lambda p: p["models"]["sklearn"]["logreg"].update(estimator="logistc_regression"),
-            r"models.sklearn.logreg.sklearn.estimator: Input should be 'logistic_regression'",
+            r"\n  models\.sklearn\.logreg\.estimator: Input should be 'logistic_regression'",
         ),
         (lambda p: p["models"]["keras"]["dnn"].update(activation="banana"), r"activation: Input should be"),
-        (lambda p: p["models"]["keras"]["lstm"].update(units=[]), r"lstm.units: List should have at least 1"),
+        (
+            lambda p: p["models"]["keras"]["lstm"].update(units=[]),
+            r"\n  models\.keras\.lstm\.units: List should have at least 1",
+        ),
         (lambda p: p["models"]["sklearn"]["tfidf_words"].update(ngram_range=[2, 1]), r"min_n <= max_n"),
         (
             lambda p: p["experiments"].update({"x;touch f": p["experiments"]["digits-svc"]}),

@@ -294,7 +294,7 @@ def test_malformed_params_in_a_real_process_print_no_traceback(raw_project: Path
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.count(" ERROR ") == 1
-    assert "models.keras.dnn.dnn.dropout_rate: Input should be less than 1 (got 1.5)" in result.stderr
+    assert "models.keras.dnn.dropout_rate: Input should be less than 1 (got 1.5)" in result.stderr
     assert "optimizer.name: Input should be 'adam', 'sgd', 'rmsprop'" in result.stderr
     assert "(got 'adamw9')" in result.stderr
     assert tree_digest(raw_project) == before
