@@ -78,6 +78,12 @@ def test_the_confusion_matrix_plot_is_declared_with_the_confusion_template_and_t
     assert plots == {"results/${key}/plots": {"template": "confusion", "x": columns[0], "y": columns[1]}}
 
 
+def test_the_readme_stage_table_has_a_row_for_every_stage():
+    table = (ROOT / "README.md").read_text().split("| stage | reads | writes |", 1)[1].split("\n\n", 1)[0]
+    rows = set(re.findall(r"^\| `(\w+)", table, flags=re.MULTILINE))
+    assert rows == set(pipeline_stages())
+
+
 # --- what the stages really load ---------------------------------------------------------------
 
 RUN_STAGE = f"""
