@@ -55,6 +55,7 @@ def experiment(model: TransferModel, epochs: int = 1) -> Experiment:
     )
 
 
+@pytest.mark.e2e
 def test_two_phases_train_into_one_history_and_the_model_loads_safely(tmp_path):
     data = grey_images()
     model_cfg = TransferModel(**TINY, fine_tune_layers=6, fine_tune_epochs=1, fine_tune_learning_rate=1e-4)
@@ -75,6 +76,7 @@ def test_two_phases_train_into_one_history_and_the_model_loads_safely(tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.e2e
 def test_a_run_killed_while_fine_tuning_resumes_there(tmp_path):
     model_cfg = TransferModel(**TINY, fine_tune_layers=6, fine_tune_epochs=2)
     phases = fit._phases(experiment(model_cfg, 3), tmp_path)
