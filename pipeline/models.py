@@ -235,6 +235,11 @@ def save(model: Any, out_dir: Path | str, hyperparameters: dict[str, Any]) -> Pa
     return path
 
 
+def refused_types(names: list[str]) -> list[str]:
+    """The skops type names outside the one trust list: scikit-learn, numpy and OWN_FUNCTIONS."""
+    return [name for name in names if not name.startswith(TRUSTED_PREFIXES) and name not in OWN_FUNCTIONS]
+
+
 def load(out_dir: Path | str) -> Any:
     """Load what `save` wrote: Keras in safe mode; skops trusting only sklearn/numpy/our own types."""
     out_dir = Path(out_dir)
@@ -255,9 +260,7 @@ def load(out_dir: Path | str) -> Any:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(file=path)
-    refused = [
-        name for name in untrusted if not name.startswith(TRUSTED_PREFIXES) and name not in OWN_FUNCTIONS
-    ]
+    refused = refused_types(untrusted)
     if refused:
         raise PipelineError(
             f"{path} holds types outside scikit-learn, numpy and pipeline.models: {', '.join(refused)}; "

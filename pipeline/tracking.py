@@ -54,7 +54,6 @@ MAX_PARAM_VALUE = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
 MAX_TAG_VALUE = 8000  # mlflow.utils.validation.MAX_TAG_VAL_LENGTH
 MAX_DIGEST = 36  # MLflow's limit on a dataset digest
 MAX_KEY = 250  # mlflow.utils.validation.MAX_ENTITY_KEY_LENGTH
-SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "pipeline.")  # pipeline.*: our own steps (flatten, ...)
 HTTP_MAX_RETRIES = 2  # MLflow's default 7 retries with back-off block one call ~4 minutes
 HTTP_BACKOFF_FACTOR = 1
 
@@ -654,7 +653,9 @@ def _sklearn_serialization(model: Any) -> dict[str, Any]:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    unknown = [name for name in untrusted if not name.startswith(SKOPS_TRUSTED_PREFIXES)]
+    from pipeline.models import refused_types
+
+    unknown = refused_types(untrusted)
     if not unknown:
         return {"serialization_format": "skops", "skops_trusted_types": untrusted}
     logger.warning(
