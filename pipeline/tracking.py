@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from pipeline import skops_trust
 from pipeline.errors import PipelineError
 from pipeline.metric_values import as_number
 from pipeline.mlflow_ui import LOCAL_UI, ui_url
@@ -653,9 +654,7 @@ def _sklearn_serialization(model: Any) -> dict[str, Any]:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    from pipeline.models import refused_types
-
-    unknown = refused_types(untrusted)
+    unknown = skops_trust.refused_types(untrusted)
     if not unknown:
         return {"serialization_format": "skops", "skops_trusted_types": untrusted}
     logger.warning(
