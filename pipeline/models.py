@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from pipeline import io
+from pipeline import io, skops_trust
 from pipeline.config import ModelConfig, SklearnModel
 from pipeline.datasets.processed import Schema
 from pipeline.errors import PipelineError
@@ -23,14 +23,6 @@ logger = logging.getLogger(__name__)
 KERAS_FILE = "model.keras"
 SKOPS_FILE = "model.skops"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
-# skops loads only scikit-learn and numpy types and our own pipeline steps; anything else is refused
-TRUSTED_PREFIXES = ("sklearn.", "numpy.")
-OWN_FUNCTIONS = (
-    "pipeline.sklearn_backend.baselines.flatten",
-    "pipeline.sklearn_backend.face_completion.upper_half",
-    "pipeline.sklearn_backend.image_features.extract",
-    "pipeline.sklearn_backend.text.ids_to_text",
-)
 LAYOUTS_NEEDED = {
     "dnn": ("image", "tabular", "sequence"),
     "cnn": ("image",),
@@ -255,9 +247,7 @@ def load(out_dir: Path | str) -> Any:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(file=path)
-    refused = [
-        name for name in untrusted if not name.startswith(TRUSTED_PREFIXES) and name not in OWN_FUNCTIONS
-    ]
+    refused = skops_trust.refused_types(untrusted)
     if refused:
         raise PipelineError(
             f"{path} holds types outside scikit-learn, numpy and pipeline.models: {', '.join(refused)}; "

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from pipeline import skops_trust
 from pipeline.errors import PipelineError
 from pipeline.metric_values import as_number
 from pipeline.mlflow_ui import LOCAL_UI, ui_url
@@ -54,7 +55,6 @@ MAX_PARAM_VALUE = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
 MAX_TAG_VALUE = 8000  # mlflow.utils.validation.MAX_TAG_VAL_LENGTH
 MAX_DIGEST = 36  # MLflow's limit on a dataset digest
 MAX_KEY = 250  # mlflow.utils.validation.MAX_ENTITY_KEY_LENGTH
-SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "pipeline.")  # pipeline.*: our own steps (flatten, ...)
 HTTP_MAX_RETRIES = 2  # MLflow's default 7 retries with back-off block one call ~4 minutes
 HTTP_BACKOFF_FACTOR = 1
 
@@ -654,7 +654,7 @@ def _sklearn_serialization(model: Any) -> dict[str, Any]:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    unknown = [name for name in untrusted if not name.startswith(SKOPS_TRUSTED_PREFIXES)]
+    unknown = skops_trust.refused_types(untrusted)
     if not unknown:
         return {"serialization_format": "skops", "skops_trusted_types": untrusted}
     logger.warning(

@@ -94,6 +94,7 @@ def test_auto_mixed_precision_needs_tensor_cores(capabilities, expected):
     assert device._mixed_precision("auto", details) is expected
 
 
+@pytest.mark.e2e
 def test_fresh_process_imports_light_then_mirrors_over_two_logical_cpus():
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(

@@ -256,6 +256,21 @@ def test_skops_file_with_a_foreign_type_is_refused_without_running_it(tmp_path: 
     assert not marker.exists()
 
 
+def test_a_project_function_outside_the_trust_list_is_refused_locally_and_not_trusted_in_mlflow(
+    tmp_path: Path,
+) -> None:
+    import skops.io
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    model = Pipeline([("step", FunctionTransformer(io.write_json))])  # pipeline.*, not a model step
+    skops.io.dump(model, tmp_path / "model.skops")
+    with pytest.raises(PipelineError, match=r"pipeline\.io\.write_json.*refusing to load"):
+        models.load(tmp_path)
+    logged = tracking._sklearn_serialization(model)
+    assert "pipeline.io.write_json" not in logged.get("skops_trusted_types", [])
+
+
 def test_keras_model_with_a_lambda_layer_is_refused(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
     model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2)])

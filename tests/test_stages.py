@@ -14,6 +14,7 @@ from pipeline.datasets import processed
 from stages import download, evaluate, preprocess, train
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.e2e  # trains Keras; one test logs to a live `mlflow server`
 EPOCHS = 3
 
 

@@ -73,10 +73,34 @@ def test_the_root_project_sees_only_the_default_pipeline_and_a_suite_only_its_ow
     assert names >= {f"train@{name}" for name in suite_params["experiments"]}
 
 
+def produced(path: Path, outs: set[Path], written: set[Path]) -> bool:
+    """True when stages write `path`: it is, holds or lies inside an output; a fingerprint file must be
+    one the `fingerprint` stage writes (its output is the whole folder)."""
+    if path.parent.name == "fingerprints":
+        return path in written
+    return any(path == out or out in path.parents or path in out.parents for out in outs)
+
+
 @pytest.mark.parametrize("pipeline", PIPELINES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_code_dependencies_exist(pipeline):
-    for stage in load(pipeline)["stages"].values():
-        body = stage.get("do", stage)
-        for dep in body.get("deps", []):
-            if "${" not in dep and dep.startswith(("../", "stages/", "pipeline/")):
-                assert (pipeline.parent / dep).exists(), f"{pipeline}: dependency {dep} does not exist"
+def test_every_dependency_is_a_project_file_or_written_by_a_stage(pipeline):
+    """Each generated stage of the project finds its deps: code and params.yaml in the project (for a
+    suite, through its links), data and fingerprints as outputs of earlier stages."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    from pipeline import fingerprints
+
+    with Repo(str(pipeline.parent)) as repo:
+        stages = list(repo.index.stages)
+    project = pipeline.parent
+    fingerprint = next(stage for stage in stages if stage.name == "fingerprint")
+    names = fingerprints.texts(fingerprint.cmd.split()[3:])
+    written = {project / "fingerprints" / f"{name}.txt" for name in names}
+    for stage in stages:
+        outs = {Path(out.fs_path) for other in stages if other is not stage for out in other.outs}
+        for dep in stage.deps:
+            path = Path(dep.fs_path)
+            assert isinstance(dep, ParamsDependency) or produced(path, outs, written) or path.exists(), (
+                f"{stage.addressing}: dependency {dep.def_path} is neither in {project.relative_to(ROOT)}/ "
+                "nor written by a stage"
+            )

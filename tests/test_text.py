@@ -230,6 +230,7 @@ def test_tfidf_baselines_learn_topics_and_survive_save_and_load(topics, tmp_path
     ],
     ids=["conv1d", "lstm"],
 )
+@pytest.mark.e2e
 def test_keras_text_models_learn_topics(topics, model_cfg):
     result = training.fit(experiment_for(model_cfg, "keras", epochs=15), topics)
     assert result.model.inputs[0].dtype == "int32"
@@ -263,6 +264,7 @@ def characters(tmp_path_factory):
     return prepared(tmp, cfg)
 
 
+@pytest.mark.e2e
 def test_lstm_language_model_learns_every_step_and_predicts_the_next_character(characters, tmp_path):
     model_cfg = LstmModel(family="lstm", embedding_dim=8, units=[32])
     schema = characters.schema

@@ -345,6 +345,7 @@ def test_a_server_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) 
 # --- (4) a live `mlflow server` ----------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_keras_run_over_http(mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     keras = pytest.importorskip("keras")
     import mlflow

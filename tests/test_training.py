@@ -91,6 +91,7 @@ def test_incompatible_pair_fails_before_training():
         training.fit(make_experiment(CnnModel(family="cnn")), make_data(layout="tabular"))
 
 
+@pytest.mark.e2e
 def test_one_epoch_writes_a_history():
     data = make_data()
     result = training.fit(make_experiment(DnnModel(family="dnn", hidden_units=[8])), data)
@@ -106,6 +107,7 @@ def test_one_epoch_writes_a_history():
     assert result.fit_seconds > 0
 
 
+@pytest.mark.e2e
 def test_same_seed_gives_identical_predictions():
     data = make_data()
     model_cfg = CnnModel(family="cnn", filters=[4], dense_units=[8], dropout_rate=0.2)
@@ -117,6 +119,7 @@ def test_same_seed_gives_identical_predictions():
     assert first.history == second.history
 
 
+@pytest.mark.e2e
 def test_regression_with_cosine_schedule_and_sgd(tmp_path):
     data = make_data("forecast", "sequence")
     experiment = make_experiment(
@@ -136,6 +139,7 @@ def test_regression_with_cosine_schedule_and_sgd(tmp_path):
     )
 
 
+@pytest.mark.e2e
 def test_step_schedule_multiplies_the_rate():
     experiment = make_experiment(
         DnnModel(family="dnn", hidden_units=[4]),
@@ -147,6 +151,7 @@ def test_step_schedule_multiplies_the_rate():
     assert [entry["lr"] for entry in result.history] == pytest.approx([0.01, 0.01, 0.001])
 
 
+@pytest.mark.e2e
 def test_step_schedule_preset_drops_the_rate_in_the_history():
     from pipeline import config
 
@@ -176,6 +181,7 @@ def test_backup_dir_is_specific_to_config_and_data(tmp_path):
     assert backup == training.backup_dir_for(tmp_path, same_model, "data-1")
 
 
+@pytest.mark.e2e
 def test_interrupted_run_resumes_from_its_last_epoch(tmp_path):
     data = make_data("regression", "tabular")
     experiment = make_experiment(DnnModel(family="dnn", hidden_units=[8]), epochs=4)
@@ -190,6 +196,7 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path):
     assert not backup.exists()  # finished: nothing to resume
 
 
+@pytest.mark.e2e
 def test_fresh_run_with_backup_dir_starts_at_zero(tmp_path):
     experiment = make_experiment(DnnModel(family="dnn", hidden_units=[4]))
     backup = training.backup_dir_for(tmp_path, experiment, "data")

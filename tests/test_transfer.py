@@ -15,6 +15,7 @@ from pipeline.datasets.processed import ProcessedData, Schema, Split
 from pipeline.errors import PipelineError
 from pipeline.keras_backend import fit, transfer
 from tests.conftest import make_data
+from tests.test_training import Interrupted, interrupt_after_epoch
 
 TINY = {"family": "transfer", "alpha": 0.35, "input_size": 32}
 
@@ -55,6 +56,7 @@ def experiment(model: TransferModel, epochs: int = 1) -> Experiment:
     )
 
 
+@pytest.mark.e2e
 def test_two_phases_train_into_one_history_and_the_model_loads_safely(tmp_path):
     data = grey_images()
     model_cfg = TransferModel(**TINY, fine_tune_layers=6, fine_tune_epochs=1, fine_tune_learning_rate=1e-4)
@@ -75,6 +77,7 @@ def test_two_phases_train_into_one_history_and_the_model_loads_safely(tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.e2e
 def test_a_run_killed_while_fine_tuning_resumes_there(tmp_path):
     model_cfg = TransferModel(**TINY, fine_tune_layers=6, fine_tune_epochs=2)
     phases = fit._phases(experiment(model_cfg, 3), tmp_path)
@@ -85,6 +88,19 @@ def test_a_run_killed_while_fine_tuning_resumes_there(tmp_path):
     assert resumed.train.optimizer.learning_rate == model_cfg.fine_tune_learning_rate
     (tmp_path / "keras-fine-tune" / "training_metadata.json").write_text('{"epoch": ')  # torn: start over
     assert len(fit._phases(experiment(model_cfg, 3), tmp_path)) == 2
+
+
+@pytest.mark.e2e
+def test_a_run_killed_in_the_first_phase_resumes_it_then_fine_tunes_every_epoch_once(tmp_path):
+    model_cfg = TransferModel(**TINY, fine_tune_layers=6, fine_tune_epochs=2)
+    run = experiment(model_cfg, 3)
+    with pytest.raises(Interrupted):
+        training.fit(run, grey_images(), backup_dir=tmp_path, callbacks=[interrupt_after_epoch(2)])
+    result = training.fit(run, grey_images(), backup_dir=tmp_path)
+    assert result.resumed_from_epoch == 2
+    assert [entry["epoch"] for entry in result.history] == [1, 2, 3, 4, 5]
+    fine_tune_rates = [entry["lr"] for entry in result.history][3:]
+    assert fine_tune_rates == pytest.approx([model_cfg.fine_tune_learning_rate] * 2)
 
 
 def save_backbone_weights(path, seed: int = 1):

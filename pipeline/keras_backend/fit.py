@@ -89,14 +89,15 @@ def fit_keras(
     train_set = _dataset(data.train, train, seed=seed, shuffle=True, every_step=every_step)
     val_set = _dataset(data.val, train, seed=seed, shuffle=False, every_step=every_step)
     start = time.perf_counter()
-    for phase in phases:
+    for index, phase in enumerate(phases):
         with info.strategy.scope():
+            if index:  # a new model object: the epoch BackupAndRestore restored stays with the old one
+                model = history.model = _copy(model)
             if phase.fine_tune_layers:
                 from pipeline.keras_backend import transfer
 
                 transfer.set_phase(model, fine_tune_layers=phase.fine_tune_layers)
             _compile(model, phase, len(data.train.x), schema.is_categorical, info.jit_compile)
-        model._initial_epoch = None  # a restored epoch that BackupAndRestore left would override the phase's
         model.fit(
             train_set,
             validation_data=val_set,
@@ -144,6 +145,15 @@ def _compile(model: Any, phase: _Phase, n_train: int, classification: bool, jit_
         ),
         jit_compile=jit_compile,
     )
+
+
+def _copy(model: Any) -> Any:
+    """The same layers (trainable flags included) and weights in a model that has never been fit."""
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _dataset(split: Split, train: Train, *, seed: int, shuffle: bool, every_step: bool = False) -> Any:
