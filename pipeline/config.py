@@ -753,22 +753,33 @@ def _describe(error: ValidationError, raw: Any) -> str:
 def read_yaml(path: Path) -> Any:
     """The params file parsed as DVC parses it (ruamel.yaml, YAML 1.2): what DVC tracks is what is checked."""
     try:
-        return YAML(typ="safe").load(Path(path).read_bytes())
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise PipelineError(f"params file {path} not found: run from the repository root") from None
+    return parse_yaml(data, path)
+
+
+def parse_yaml(data: bytes | str, where: object) -> Any:
+    """Params text (from a file or a git revision, named by `where`) parsed by DVC's YAML rules."""
+    try:
+        return YAML(typ="safe").load(data)
     except (YAMLError, UnicodeDecodeError, ValueError, RecursionError) as err:  # ValueError: bad dates
-        raise PipelineError(f"{path} is not valid YAML: {err}") from None
+        raise PipelineError(f"{where} is not valid YAML: {err}") from None
+
+
+def validate(raw: Any, where: object) -> Params:
+    """Parsed params validated whole; PipelineError names every bad key."""
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{where} must hold a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise PipelineError(f"{where} has invalid params:\n{_describe(err, raw)}") from None
 
 
 def load(path: Path = DEFAULT_PARAMS) -> Params:
     """Read and validate the whole params file; PipelineError names every bad key."""
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        raise PipelineError(f"{path} must hold a mapping of sections, got {type(raw).__name__}")
-    try:
-        return Params.model_validate(raw)
-    except ValidationError as err:
-        raise PipelineError(f"{path} has invalid params:\n{_describe(err, raw)}") from None
+    return validate(read_yaml(path), path)
 
 
 def dataset(params: Params, name: str) -> DatasetConfig:

@@ -329,13 +329,12 @@ def sweep_changes(experiment: Experiment) -> dict[str, str]:
     text = _git("show", f"{baseline}:./params.yaml") if baseline else None
     if text is None:
         return {}
-    import yaml
-
     from pipeline import config
 
     try:
-        before = config.experiment(config.Params.model_validate(yaml.safe_load(text)), experiment.name)
-    except (PipelineError, ValueError, yaml.YAMLError):  # pydantic's ValidationError is a ValueError
+        where = f"{baseline}:params.yaml"
+        before = config.experiment(config.validate(config.parse_yaml(text, where), where), experiment.name)
+    except PipelineError:  # the baseline's params are invalid or lack this experiment
         return {}
     old = _flatten(before.model_dump(mode="json"), ".")
     new = _flatten(experiment.model_dump(mode="json"), ".")

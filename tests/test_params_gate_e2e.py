@@ -91,19 +91,28 @@ EDITS = {
 }
 
 
+def repro_with(project: Path, rewrite, *, check: bool = False):
+    """`dvc repro` with params.yaml's text passed through `rewrite`; the original text is put back."""
+    path = project / "params.yaml"
+    original = path.read_text()
+    try:
+        path.write_text(rewrite(original))
+        return run(["dvc", "repro"], project, check=check)
+    finally:
+        path.write_text(original)
+
+
 @pytest.mark.parametrize("kind", EDITS)
 def test_a_rejected_edit_changes_no_output_and_logs_nothing(project, kind):
     edit, key = EDITS[kind]
-    path = project / "params.yaml"
-    original = path.read_text()
-    params = yaml.safe_load(original)
-    edit(params)
+
+    def edited(text: str) -> str:
+        params = yaml.safe_load(text)
+        edit(params)
+        return yaml.safe_dump(params, sort_keys=False)
+
     before, runs_before = output_hashes(project), tracked(project)
-    try:
-        path.write_text(yaml.safe_dump(params, sort_keys=False))
-        result = run(["dvc", "repro"], project, check=False)
-    finally:
-        path.write_text(original)
+    result = repro_with(project, edited)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert key in output and "Traceback" not in output
@@ -113,28 +122,16 @@ def test_a_rejected_edit_changes_no_output_and_logs_nothing(project, kind):
 
 
 def test_a_yaml_syntax_error_changes_no_output(project):
-    path = project / "params.yaml"
-    original = path.read_text()
     before = output_hashes(project)
-    try:
-        path.write_text(original.replace("seed: 42", "seed: [42"))
-        result = run(["dvc", "repro"], project, check=False)
-    finally:
-        path.write_text(original)
+    result = repro_with(project, lambda text: text.replace("seed: 42", "seed: [42"))
     assert result.returncode != 0 and "Traceback" not in result.stdout + result.stderr
     assert output_hashes(project) == before
 
 
 def test_a_tab_dvc_accepts_is_accepted_and_a_valid_edit_re_runs_nothing_else(project):
     """DVC's YAML rules: a tab after `seed:` is fine; params that stay valid leave fingerprints/ as it was."""
-    path = project / "params.yaml"
-    original = path.read_text()
     before = output_hashes(project)
-    try:
-        path.write_text(original.replace("seed: 42", "seed:\t42"))
-        result = run(["dvc", "repro"], project)
-    finally:
-        path.write_text(original)
+    result = repro_with(project, lambda text: text.replace("seed: 42", "seed:\t42"), check=True)
     assert executed_stages(result.stdout) == ["fingerprint"]
     assert output_hashes(project) == before
     assert executed_stages(run(["dvc", "repro"], project).stdout) == ["fingerprint"]  # the file is back

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from pipeline import io
 from pipeline.config import DatasetConfig
 from pipeline.errors import PipelineError
 
@@ -47,7 +48,7 @@ def write(out_dir: Path, datasets: Mapping[str, DatasetConfig]) -> None:
         entry.unlink(missing_ok=True)
         path = local_path(cfg)
         if path is None:
-            entry.write_text(json.dumps({"source": cfg.source}) + "\n")
+            io.write_text(entry, json.dumps({"source": cfg.source}) + "\n")
         elif path.exists():
             entry.symlink_to(_link_target(path, out_dir))
         else:
