@@ -56,7 +56,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 retrain: setup  ## pull -> repro -> gate -> push with the run-cache (README: Scheduled retraining in CI)
 	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
-	python -m pipeline.retrain $(RETRAIN_ARGS)
+	python -m pipeline.workflow.retrain $(RETRAIN_ARGS)
 
 .PHONY: bench bench-quick
 

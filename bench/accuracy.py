@@ -3,7 +3,7 @@
 Runs `dvc repro` of the default pipeline and of the Fashion-MNIST suite in a project copy (with
 `--reuse`, reads the workspace's results/ and fashion/results/ instead), then fits the Fashion-MNIST
 benchmark's other scikit-learn baselines (MLP, gradient boosting, k-NN, logistic regression) with the
-pipeline's own code (`training.fit`, `models.predict`, `evaluation.classification_metrics`) on the
+pipeline's own code (`training.fit`, `prediction.predict`, `scores.classification_metrics`) on the
 same splits.
 
 `--quick`: digits-svc, and dense-128 (2 epochs) and the SVC on a 3,000 / 1,000-image Fashion-MNIST
@@ -21,10 +21,13 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 from bench import common
-from pipeline import config, evaluation, io, models, training
+from pipeline import config
 from pipeline.config import Experiment
+from pipeline.core import storage
 from pipeline.datasets import processed
 from pipeline.datasets.processed import ProcessedData, Split
+from pipeline.evaluation import scores
+from pipeline.models import prediction, training
 
 log = logging.getLogger("bench.accuracy")
 
@@ -121,8 +124,8 @@ def experiment_rows(project: Path, params_file: Path) -> list[dict[str, Any]]:
         if not (results / "metrics.json").exists():
             rows.append({**row, "missing": True})
             continue
-        test = io.read_json(results / "metrics.json")["test"]
-        trained = io.read_json(results / "train.json")
+        test = storage.read_json(results / "metrics.json")["test"]
+        trained = storage.read_json(results / "train.json")
         if trained["family"] == "face_completion":
             metric, key = "pixel rmse", "rmse"
         else:
@@ -186,8 +189,8 @@ def fit_extra_baselines(data: ProcessedData, params_file: Path, quick: bool) -> 
         # against other processes (10x slower here with 2 threads than with 1 on a loaded 2-core machine)
         with threadpool_limits(1 if quick else None):
             result = training.fit(experiment, data)
-        proba = models.predict(result.model, data.test.x, data.schema)
-        accuracy = evaluation.classification_metrics(data.test.y, proba)["accuracy"]
+        proba = prediction.predict(result.model, data.test.x, data.schema)
+        accuracy = scores.classification_metrics(data.test.y, proba)["accuracy"]
         figure, shown, source = PUBLISHED[experiment.name]
         rows.append(
             {

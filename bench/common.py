@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from pipeline import io
+from pipeline.core import storage
 from pipeline.datasets import idx
 
 log = logging.getLogger("bench")
@@ -261,7 +261,7 @@ STAGE_PROBE = '''\
 """Run one pipeline stage (`python probe.py <train|evaluate> <experiment>`) with timers around its parts.
 
 Imports are timed first (TensorFlow, then the stage's own modules, then MLflow, which the stage would
-import lazily); then the pipeline's functions and every `tracking.Run.log_*` / `set_*` method are wrapped.
+import lazily); then the pipeline's functions and every `runs.Run.log_*` / `set_*` method are wrapped.
 A timed call inside another counts for the outer one only. Prints one JSON line of seconds per part.
 """
 import contextlib
@@ -278,7 +278,9 @@ import tensorflow  # noqa: E402,F401
 imported_tf = time.perf_counter()
 stage_name, experiment = sys.argv[1], sys.argv[2]
 stage = importlib.import_module(f"stages.{stage_name}")
-from pipeline import io, tracking  # noqa: E402
+from pipeline.tracking import runs  # noqa: E402
+from pipeline.tracking import runs
+from pipeline.core import storage
 
 imported_pipeline = time.perf_counter()
 import mlflow  # noqa: E402,F401
@@ -286,12 +288,12 @@ import mlflow  # noqa: E402,F401
 imported_mlflow = time.perf_counter()
 TIMED = (
     ("pipeline.datasets.processed", ("load", "load_schema", "data_hash"), "load data"),
-    ("pipeline.training", ("fit",), "build, compile, fit"),
-    ("pipeline.models", ("save",), "save model"),
-    ("pipeline.models", ("load",), "load model"),
-    ("pipeline.assessment", ("assess",), "evaluate: predict, metrics, figures"),
-    ("pipeline.assessment", ("inference_speed",), "evaluate: inference throughput"),
-    ("pipeline.io", ("write_json", "write_text"), "write results"),
+    ("pipeline.models.training", ("fit",), "build, compile, fit"),
+    ("pipeline.models.persistence", ("save",), "save model"),
+    ("pipeline.models.persistence", ("load",), "load model"),
+    ("pipeline.evaluation.assessment", ("assess",), "evaluate: predict, metrics, figures"),
+    ("pipeline.evaluation.assessment", ("inference_speed",), "evaluate: inference throughput"),
+    ("pipeline.core.storage", ("write_json", "write_text"), "write results"),
 )
 spent = {}
 active = []
@@ -322,10 +324,10 @@ for module_name, names, key in TIMED:
     for name in names:
         if hasattr(module, name):
             timed(module, name, key)
-for name in dir(tracking.Run):
-    if name.startswith(("log_", "set_")) and callable(getattr(tracking.Run, name)):
-        timed(tracking.Run, name, f"mlflow: {name}")
-open_run = tracking.run
+for name in dir(runs.Run):
+    if name.startswith(("log_", "set_")) and callable(getattr(runs.Run, name)):
+        timed(runs.Run, name, f"mlflow: {name}")
+open_run = runs.run
 
 
 @contextlib.contextmanager
@@ -345,15 +347,15 @@ def run(*args, **kwargs):
         add("mlflow: end run", time.perf_counter() - begin)
 
 
-tracking.run = run
+runs.run = run
 stage.main([experiment])
 end = time.perf_counter()
 if "build, compile, fit" in spent:
-    fit_seconds = io.read_json(f"results/{experiment}/train.json")["fit_seconds"]
+    fit_seconds = storage.read_json(f"results/{experiment}/train.json")["fit_seconds"]
     spent["build, compile"] = spent.pop("build, compile, fit") - fit_seconds
     spent["fit"] = fit_seconds
 record_file = "run.json" if stage_name == "train" else "details.json"
-record = io.read_json(f"results/{experiment}/{record_file}")
+record = storage.read_json(f"results/{experiment}/{record_file}")
 print(json.dumps({
     **spent, "import TensorFlow": imported_tf - start, "import pipeline": imported_pipeline - imported_tf,
     "import MLflow": imported_mlflow - imported_pipeline, "in process": end - start,
@@ -425,7 +427,7 @@ def fashion_subsample_mirror(directory: Path, n_train: int, n_test: int) -> dict
         payload = plain.read_bytes()
         plain.unlink()
         (directory / Path(spec["url"]).name).write_bytes(gzip.compress(payload, compresslevel=1))
-        files[role] = {"url": spec["url"], "sha256": io.sha256_bytes(payload)}
+        files[role] = {"url": spec["url"], "sha256": storage.sha256_bytes(payload)}
     return files
 
 
@@ -570,7 +572,7 @@ def update_results(name: str, body: str, path: Path = RESULTS_FILE) -> None:
     with _results_lock():
         parts = _read_parts(path.read_text()) if path.exists() else {}
         parts[name] = body.strip()
-        io.write_text(path, _render(parts))
+        storage.write_text(path, _render(parts))
 
 
 def section_meta(quick: bool, seconds: float) -> str:
@@ -587,7 +589,7 @@ def publish(name: str, args: argparse.Namespace, body: str, data: Mapping[str, A
         update_results(name, text, args.results)
         log.info("wrote section %r of %s", name, args.results)
     if args.json is not None:
-        io.write_json(args.json, {"benchmark": name, "quick": args.quick, "seconds": seconds, **data})
+        storage.write_json(args.json, {"benchmark": name, "quick": args.quick, "seconds": seconds, **data})
     print(text)
 
 

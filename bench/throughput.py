@@ -2,7 +2,7 @@
 
 Each model of fashion/params.yaml, built by the pipeline's builders (`pipeline.models.build`) and compiled
 with the suite's optimizer and batch size, trains on the same images fed (a) as NumPy arrays straight to
-`model.fit` and (b) through the pipeline's own tf.data input (`pipeline.keras_backend.fit._dataset`:
+`model.fit` and (b) through the pipeline's own tf.data input (`pipeline.backends.keras.fit._dataset`:
 cache, seeded shuffle, batch, prefetch), each with XLA (`jit_compile`) off and on. An epoch's throughput
 is images / epoch wall time; the first epoch of every fit (tracing, XLA compilation) is dropped and the
 median of the others reported. The variants of a model run back to back in one process, in an order
@@ -56,13 +56,13 @@ def epoch_seconds(
     """Wall time of every epoch of one fit of a fresh model."""
     import keras
 
-    from pipeline import models
+    from pipeline.backends.keras.fit import _dataset, _optimizer
     from pipeline.datasets.processed import Schema, Split
-    from pipeline.keras_backend.fit import _dataset, _optimizer
+    from pipeline.models import building
 
     schema = Schema("fashion_mnist", "classification", "image", tuple(x.shape[1:]), n_classes=10)
     keras.backend.clear_session()
-    model = models.build(params.models.keras[model_key], schema, params.seed, name=model_key)
+    model = building.build(params.models.keras[model_key], schema, params.seed, name=model_key)
     steps = int(np.ceil(len(x) / train.batch_size))
     model.compile(
         optimizer=_optimizer(train, total_steps=steps * epochs),
@@ -87,7 +87,7 @@ def epoch_seconds(
 
 
 def measure(settings: dict[str, Any], batch_size: int | None, mixed_precision: bool) -> dict[str, Any]:
-    from pipeline.keras_backend import device
+    from pipeline.backends.keras import device
 
     params, train = suite_settings(batch_size, mixed_precision)
     info = device.configure(train.device)  # float32 or mixed_float16 policy, GPU memory growth

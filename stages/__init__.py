@@ -2,9 +2,11 @@
 
 `dvc repro` runs each stage with whatever `python` comes first on PATH. When that interpreter lacks
 the project's packages (the venv not activated), the stage re-runs itself with the project's
-`.venv/bin/python`, or stops with one line saying how to set that up.
+`.venv/bin/python`, or stops with one line saying how to set that up. A stage is a process of its
+own, so this is also where TensorFlow's C++ log level is chosen; importing `pipeline` changes nothing.
 """
 
+import ctypes
 import importlib.metadata
 import os
 import sys
@@ -43,4 +45,23 @@ def _ensure_project_interpreter() -> None:
     sys.exit(2)
 
 
+def _has_nvidia_driver() -> bool:
+    """Whether the NVIDIA driver library loads: what TensorFlow's CUDA probe (cuInit) needs."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def _quiet_tensorflow() -> None:
+    """TensorFlow's C++ INFO lines ("Could not find cuda drivers…") drown the stage logs; warnings stay.
+
+    Without an NVIDIA driver its CUDA probe also logs an ERROR line, "failed call to cuInit", in every
+    process that imports it: only there are C++ errors hidden too. With a driver they all stay visible.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if _has_nvidia_driver() else "3")
+
+
 _ensure_project_interpreter()
+_quiet_tensorflow()

@@ -18,9 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline import config, io, models, tracking
+from pipeline import config
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import processed
-from pipeline.errors import PipelineError
+from pipeline.models import persistence
+from pipeline.tracking import runs
 from stages import cli, evaluate, train
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,7 @@ def untracked(params: config.Params) -> list[str]:
     found = []
     for name in params.experiments:
         results = cli.results_dir(name)
-        if (results / "details.json").exists() and not io.read_json(results / "run.json").get("run_id"):
+        if (results / "details.json").exists() and not storage.read_json(results / "run.json").get("run_id"):
             found.append(name)
     return found
 
@@ -39,30 +42,30 @@ def untracked(params: config.Params) -> list[str]:
 def log_run(experiment: config.Experiment) -> dict:
     """Log one experiment's outputs as a new MLflow run; return its run.json record."""
     results, model_dir = cli.results_dir(experiment.name), cli.model_dir(experiment.name)
-    summary = io.read_json(results / "train.json")
-    details = io.read_json(results / "details.json")
+    summary = storage.read_json(results / "train.json")
+    details = storage.read_json(results / "details.json")
     details.pop("tracking", None)  # the unavailable record evaluate wrote
-    with tracking.run(experiment, stage=f"train@{experiment.name}") as run:
+    with runs.run(experiment, stage=f"train@{experiment.name}") as run:
         stages = f"train@{experiment.name},evaluate@{experiment.name}"  # as after a normal evaluate@
         run.set_tags({"dvc.stages": stages, "pipeline.backfilled": "true"})
         train.log_training(
             run,
             experiment,
             summary,
-            io.read_json(model_dir / models.HYPERPARAMETERS_FILE),
+            storage.read_json(model_dir / persistence.HYPERPARAMETERS_FILE),
             evaluate.read_history(results / "history.csv"),
-            models.load(model_dir),
+            persistence.load(model_dir),
             processed.load(cli.processed_dir(experiment.dataset)),
         )
-        evaluate.log_evaluation(run, results, io.read_json(results / "metrics.json"), details)
+        evaluate.log_evaluation(run, results, storage.read_json(results / "metrics.json"), details)
     record = run.record()
     if record["status"] != "logged":
         raise PipelineError(
             f"{experiment.name}: MLflow tracking is unavailable ({record['error']}); nothing back-filled. "
             "Start the tracking server or fix MLFLOW_TRACKING_URI, then run `make backfill` again."
         )
-    io.write_json(results / "run.json", record)
-    io.write_json(results / "details.json", {**details, "tracking": record})
+    storage.write_json(results / "run.json", record)
+    storage.write_json(results / "details.json", {**details, "tracking": record})
     return record
 
 

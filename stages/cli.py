@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline import config
 from pipeline.config import DEFAULT_PARAMS, Experiment
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 log = logging.getLogger("stages")
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pipeline import assessment, evaluation, io, models, tracking
+from pipeline.core import storage
 from pipeline.datasets import processed
+from pipeline.evaluation import assessment, scores
+from pipeline.models import persistence
+from pipeline.tracking import runs
 from stages import cli
 
 
@@ -26,23 +29,23 @@ def main(argv: list[str] | None = None) -> None:
     experiment = cli.load_experiment(__doc__, argv)
     results, model_dir = cli.results_dir(experiment.name), cli.model_dir(experiment.name)
     data = processed.load(cli.processed_dir(experiment.dataset))
-    model = models.load(model_dir)
-    previous_run = io.read_json(results / "run.json").get("run_id")
+    model = persistence.load(model_dir)
+    previous_run = storage.read_json(results / "run.json").get("run_id")
 
-    with tracking.run(experiment, stage=f"evaluate@{experiment.name}", run_id=previous_run) as run:
-        with io.atomic_dir(results / "plots") as figures_dir:
+    with runs.run(experiment, stage=f"evaluate@{experiment.name}", run_id=previous_run) as run:
+        with storage.atomic_dir(results / "plots") as figures_dir:
             outcome = assessment.assess(
                 model, data, figures_dir=figures_dir, history=read_history(results / "history.csv")
             )
-        metrics = {**outcome.metrics, "model_size_bytes": evaluation.directory_size_bytes(model_dir)}
+        metrics = {**outcome.metrics, "model_size_bytes": scores.directory_size_bytes(model_dir)}
         details = {**outcome.details, "inference": assessment.inference_speed(model, data)}
-        io.write_json(results / "metrics.json", metrics)
-        io.write_text(results / "samples.txt", outcome.samples)
+        storage.write_json(results / "metrics.json", metrics)
+        storage.write_text(results / "samples.txt", outcome.samples)
         log_evaluation(run, results, metrics, details)
-    io.write_json(results / "details.json", {**details, "tracking": run.record()})
+    storage.write_json(results / "details.json", {**details, "tracking": run.record()})
 
 
-def log_evaluation(run: tracking.Run, results: Path, metrics: dict, details: dict) -> None:
+def log_evaluation(run: runs.Run, results: Path, metrics: dict, details: dict) -> None:
     """What an evaluation adds to the run (also `stages.backfill`): metrics, figures, samples, details.
 
     The measured inference speed lives in details.json, apart from the metrics DVC compares, and is

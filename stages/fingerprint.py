@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from pipeline import fingerprints, validation
+from pipeline.models import params_check
+from pipeline.workflow import fingerprints
 from stages import cli
 
 log = logging.getLogger("stages.fingerprint")
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("stages", nargs="+", help="stage entry points (stages/<name>.py) to fingerprint")
     args = parser.parse_args(argv)
     texts = fingerprints.texts(args.stages)
-    validation.check(args.params, cli.CHECKPOINTS_DIR / BUILT_FILE, texts.get("train-keras", ""))
+    params_check.check(args.params, cli.CHECKPOINTS_DIR / BUILT_FILE, texts.get("train-keras", ""))
     names = fingerprints.save(cli.FINGERPRINTS_DIR, texts)
     log.info("params valid; wrote %s", ", ".join(f"{cli.FINGERPRINTS_DIR}/{name}.txt" for name in names))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline import config, io
+from pipeline import config
+from pipeline.core import storage
 from pipeline.datasets import processed
 from pipeline.datasets.preprocess import preprocess
 from stages import cli
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     params = config.load(args.params)
     cfg = config.dataset(params, args.dataset)
     data = preprocess(args.dataset, cfg, args.raw or cli.raw_dir(args.dataset), params.seed)
-    with io.atomic_dir(args.out or cli.processed_dir(args.dataset)) as staging:
+    with storage.atomic_dir(args.out or cli.processed_dir(args.dataset)) as staging:
         processed.save(staging, data)
 
 

@@ -14,8 +14,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from pipeline import config, io, promotion, registry
-from pipeline.errors import PipelineError
+from pipeline import config
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
+from pipeline.decisions import promotion
+from pipeline.tracking import registry
 from stages import cli
 
 log = logging.getLogger(__name__)
@@ -26,13 +29,13 @@ def candidates(params: config.Params) -> dict[str, dict[str, dict]]:
     found: dict[str, dict[str, dict]] = defaultdict(dict)
     for name in params.experiments:
         results = cli.results_dir(name)
-        trained = io.read_json(results / "train.json")
+        trained = storage.read_json(results / "train.json")
         if trained["family"] == "face_completion":
             continue
         found[trained["dataset"]][name] = {
-            "metrics": io.read_json(results / "metrics.json"),
+            "metrics": storage.read_json(results / "metrics.json"),
             "train": trained,
-            "run": io.read_json(results / "run.json"),
+            "run": storage.read_json(results / "run.json"),
         }
     return found
 
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise
             log.warning("%s: not promoted, the registry is unavailable: %s", dataset, err)
             decisions[dataset] = {"promoted": False, "reason": f"registry unavailable: {err}"}
-    io.write_json(cli.REPORTS_DIR / "promotion.json", decisions)
+    storage.write_json(cli.REPORTS_DIR / "promotion.json", decisions)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from pipeline import config, io, mlflow_ui, report
+from pipeline import config
+from pipeline.core import storage
+from pipeline.decisions import report
+from pipeline.tracking import ui_links
 from stages import cli
 
 
 def result_entry(name: str) -> report.ResultEntry:
     """What `train` and `evaluate` wrote for one experiment, as a leaderboard entry."""
     results = cli.results_dir(name)
-    trained = io.read_json(results / "train.json")
-    tracked = io.read_json(results / "run.json")
+    trained = storage.read_json(results / "train.json")
+    tracked = storage.read_json(results / "run.json")
     is_completion = trained["family"] == "face_completion"
     return report.ResultEntry(
         experiment=name,
@@ -19,11 +22,11 @@ def result_entry(name: str) -> report.ResultEntry:
         model=trained["model"],
         family=trained["family"],
         task="regression" if is_completion else trained["task"],
-        metrics=io.read_json(results / "metrics.json")["test"],
+        metrics=storage.read_json(results / "metrics.json")["test"],
         train_seconds=trained["fit_seconds"],
         run_id=tracked.get("run_id"),
         run_url=tracked.get("url"),
-        experiment_url=mlflow_ui.experiment_link(tracked),
+        experiment_url=ui_links.experiment_link(tracked),
     )
 
 
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = config.load(args.params)
     rows = report.leaderboard_rows(result_entry(name) for name in params.experiments)
-    io.write_text(cli.REPORTS_DIR / "leaderboard.md", report.render_markdown(rows))
+    storage.write_text(cli.REPORTS_DIR / "leaderboard.md", report.render_markdown(rows))
     report.plot_leaderboard(cli.REPORTS_DIR / "leaderboard.png", rows)
 
 

@@ -8,17 +8,20 @@ last completed epoch on the next `dvc repro`.
 from __future__ import annotations
 
 import csv
-import io as text_io
+import io
 
-from pipeline import config, io, models, tracking, training
+from pipeline import config
+from pipeline.core import storage
 from pipeline.datasets import processed
+from pipeline.models import building, persistence, training
+from pipeline.tracking import runs
 from stages import cli
 
 
 def history_csv(rows: list[dict]) -> str:
     """Per-epoch history as CSV for `dvc plots` (a header only for models fitted in one go)."""
     columns = list(dict.fromkeys(key for row in rows for key in row)) or ["epoch"]
-    buffer = text_io.StringIO()
+    buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
@@ -29,15 +32,15 @@ def main(argv: list[str] | None = None) -> None:
     experiment = cli.load_experiment(__doc__, argv)
     data_dir = cli.processed_dir(experiment.dataset)
     schema, _ = processed.load_schema(data_dir)
-    models.check_compatible(experiment.model, schema, name=experiment.model_name)  # before any heavy work
+    building.check_compatible(experiment.model, schema, name=experiment.model_name)  # before any heavy work
     data = processed.load(data_dir)
     data_hash = processed.data_hash(data_dir)
     results = cli.results_dir(experiment.name)
 
-    with tracking.run(experiment, stage=f"train@{experiment.name}") as run:
+    with runs.run(experiment, stage=f"train@{experiment.name}") as run:
         backup = training.backup_dir_for(cli.CHECKPOINTS_DIR, experiment, data_hash)
         result = training.fit(experiment, data, backup_dir=backup)
-        models.save(result.model, cli.model_dir(experiment.name), result.hyperparameters)
+        persistence.save(result.model, cli.model_dir(experiment.name), result.hyperparameters)
         summary = {
             "experiment": experiment.name,
             "dataset": experiment.dataset,
@@ -50,14 +53,14 @@ def main(argv: list[str] | None = None) -> None:
             "resumed_from_epoch": result.resumed_from_epoch,
             "device": result.device,
         }
-        io.write_text(results / "history.csv", history_csv(result.history))
-        io.write_json(results / "train.json", summary)
+        storage.write_text(results / "history.csv", history_csv(result.history))
+        storage.write_json(results / "train.json", summary)
         log_training(run, experiment, summary, result.hyperparameters, result.history, result.model, data)
-    io.write_json(results / "run.json", run.record())
+    storage.write_json(results / "run.json", run.record())
 
 
 def log_training(
-    run: tracking.Run,
+    run: runs.Run,
     experiment: config.Experiment,
     summary: dict,
     hyperparameters: dict,

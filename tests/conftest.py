@@ -21,7 +21,7 @@ import requests
 import yaml
 
 from bench.common import copy_project
-from pipeline import io
+from pipeline.core import storage
 from pipeline.datasets import idx
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 from stages import cli
@@ -102,7 +102,7 @@ def write_idx_set(directory: Path, n_train: int = 60, n_test: int = 20, seed: in
         plain.unlink()
         name = f"{role.replace('_', '-')}-idx{array.ndim}-ubyte.gz"
         (directory / name).write_bytes(gzip.compress(payload))
-        files[role] = {"url": f"http://127.0.0.1:9/canonical/{name}", "sha256": io.sha256_bytes(payload)}
+        files[role] = {"url": f"http://127.0.0.1:9/canonical/{name}", "sha256": storage.sha256_bytes(payload)}
     return files
 
 

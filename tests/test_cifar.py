@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import io as bytes_io
+import io
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pipeline import config, io
+from pipeline import config
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import download, sources
-from pipeline.errors import PipelineError
 
 CANONICAL = "http://127.0.0.1:9/~kriz"  # never reached: the test server is the mirror
 CIFAR10_NAMES = [f"class{i}" for i in range(10)]
@@ -41,10 +42,10 @@ def tar_gz(path: Path, files: dict[str, bytes], extra: tarfile.TarInfo | None = 
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
-            tar.addfile(info, bytes_io.BytesIO(data))
+            tar.addfile(info, io.BytesIO(data))
         if extra is not None:
-            tar.addfile(extra, bytes_io.BytesIO(b"evil\n") if extra.isreg() else None)
-    return {"url": f"{CANONICAL}/{path.name}", "sha256": io.sha256_file(path)}
+            tar.addfile(extra, io.BytesIO(b"evil\n") if extra.isreg() else None)
+    return {"url": f"{CANONICAL}/{path.name}", "sha256": storage.sha256_file(path)}
 
 
 def cifar10_files() -> tuple[dict[str, bytes], dict[str, np.ndarray]]:
@@ -99,7 +100,7 @@ def test_cifar10_pixels_labels_and_names(http_server, tmp_path):
     np.testing.assert_array_equal(x_test, expected["x_test"])
     np.testing.assert_array_equal(y_test, expected["y_test"])
     assert raw.y.dtype == y_test.dtype == np.int64
-    assert io.read_json(out / "meta.json") == {
+    assert storage.read_json(out / "meta.json") == {
         "source": "cifar",
         "task": "classification",
         "layout": "image",

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline import config
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS_FILES = [ROOT / suite / "params.yaml" for suite in (".", "fashion", "mnist", "cifar", "text")]
@@ -219,7 +219,7 @@ def test_the_params_file_is_read_by_dvc_rules(tmp_path, text):
 
 
 def test_the_estimator_names_are_the_backends_registries():
-    from pipeline.sklearn_backend import baselines, face_completion
+    from pipeline.backends.sklearn import baselines, face_completion
 
     assert set(get_args(config.SKLEARN_ESTIMATORS)) == set(baselines.ESTIMATORS)
     assert set(get_args(config.FACE_COMPLETION_ESTIMATORS)) == set(face_completion.ESTIMATORS)
@@ -237,13 +237,13 @@ def test_the_activation_names_are_keras_own():
 
 
 def test_the_metric_names_are_what_evaluation_writes():
-    from pipeline import evaluation
+    from pipeline.evaluation import scores
 
     y, proba = np.array([0, 1, 1, 0]), np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4]])
     written = {
-        "classification": evaluation.classification_metrics(y, proba),
-        "regression": evaluation.regression_metrics(y, proba[:, 1]),
-        "language_model": evaluation.language_model_metrics(y, proba),
+        "classification": scores.classification_metrics(y, proba),
+        "regression": scores.regression_metrics(y, proba[:, 1]),
+        "language_model": scores.language_model_metrics(y, proba),
     }
     for task, metrics in written.items():
         assert set(config.TASK_METRICS[task]) == {m for m in metrics if m != "n_samples"} | (

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from pipeline import config
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import categorical, sources
 from pipeline.datasets.preprocess import preprocess
-from pipeline.errors import PipelineError
 from tests.conftest import ROOT
 
 COLOURS = ("red", "green", "blue")

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import evaluation
-from pipeline.fingerprints import PACKAGES, ImportGraph
+from pipeline.evaluation import scores
+from pipeline.workflow.fingerprints import PACKAGES, ImportGraph
 from tests.conftest import shrink_params, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def test_a_stage_depends_on_its_own_fingerprint_and_lists_no_module(name):
 
 def test_the_confusion_matrix_plot_is_declared_with_the_confusion_template_and_the_csv_columns():
     (plots,) = pipeline_stages()["evaluate"]["plots"]
-    columns = list(evaluation.confusion_rows(np.array([0]), np.array([0]), ["a"]).columns)
+    columns = list(scores.confusion_rows(np.array([0]), np.array([0]), ["a"]).columns)
     assert plots == {"results/${key}/plots": {"template": "confusion", "x": columns[0], "y": columns[1]}}
 
 

@@ -8,7 +8,7 @@ import re
 import tomllib
 from importlib.metadata import packages_distributions
 
-from pipeline.fingerprints import PACKAGES
+from pipeline.workflow.fingerprints import PACKAGES
 from tests.conftest import ROOT
 
 NOT_IMPORTED = {"dvc": "runs the stages", "pip": "MLflow records its version in each logged model"}

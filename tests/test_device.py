@@ -1,4 +1,4 @@
-"""pipeline.keras_backend.device: what `auto` resolves to on this CPU, explicit settings, mirroring."""
+"""pipeline.backends.keras.device: what `auto` resolves to on this CPU, explicit settings, mirroring."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.backends.keras import device
 from pipeline.config import Device
-from pipeline.keras_backend import device
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ FRESH_PROCESS_SCRIPT = """
 import json
 import sys
 
-import pipeline.keras_backend.device, pipeline.models, pipeline.training
+import pipeline.backends.keras.device, pipeline.models, pipeline.models.training
 heavy = sorted(name for name in ("tensorflow", "keras") if name in sys.modules)
 
 import numpy as np
@@ -32,8 +32,8 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
 
-from pipeline import training
-from pipeline.keras_backend import device
+from pipeline.models import training
+from pipeline.backends.keras import device
 from pipeline.config import Device, DnnModel, Experiment, Mlflow, SklearnSource, Train
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from pipeline import config
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import download, idx, sources
 from pipeline.datasets.sources import idx_files as idx_source
-from pipeline.errors import PipelineError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 

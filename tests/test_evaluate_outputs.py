@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import io
+from pipeline.core import storage
 from stages import download, evaluate, preprocess, train
 from tests.conftest import ROOT, shrink_params
 
@@ -33,7 +33,7 @@ def test_re_evaluating_a_model_rewrites_metrics_json_byte_for_byte(project):
     evaluate.main(["iris-logreg"])
 
     assert (results / "metrics.json").read_bytes() == first
-    assert io.read_json(results / "details.json")["inference"]["samples_per_second"] > 0
+    assert storage.read_json(results / "details.json")["inference"]["samples_per_second"] > 0
 
 
 def test_inference_speed_still_reaches_mlflow(project):
@@ -41,6 +41,6 @@ def test_inference_speed_still_reaches_mlflow(project):
 
     evaluate.main(["iris-logreg"])
     results = project / "results" / "iris-logreg"
-    logged = mlflow.MlflowClient().get_run(io.read_json(results / "run.json")["run_id"]).data.metrics
+    logged = mlflow.MlflowClient().get_run(storage.read_json(results / "run.json")["run_id"]).data.metrics
     assert logged["inference_samples_per_second"] > 0
-    assert logged["model_size_bytes"] == io.read_json(results / "metrics.json")["model_size_bytes"]
+    assert logged["model_size_bytes"] == storage.read_json(results / "metrics.json")["model_size_bytes"]

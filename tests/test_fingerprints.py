@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bench.common import copy_project
-from pipeline import fingerprints
-from pipeline.errors import PipelineError
-from pipeline.fingerprints import ImportGraph
+from pipeline.core.errors import PipelineError
+from pipeline.workflow import fingerprints
+from pipeline.workflow.fingerprints import ImportGraph
 from stages import fingerprint as fingerprint_stage
 from tests.conftest import in_process
 
@@ -25,18 +25,19 @@ def code(tmp_path) -> Path:
 
 def test_the_reader_follows_function_level_and_name_based_imports():
     graph = ImportGraph()
-    train = graph.imported_files("stages.train", skip=("pipeline.sklearn_backend",))
-    assert "pipeline/keras_backend/fit.py" in train  # imported inside a function of training.py
-    assert "pipeline/sklearn_backend/fit.py" not in train
-    names = graph.imported_names(fingerprints.ROOT / "pipeline/training.py")
-    assert ("pipeline.keras_backend.fit.fit_keras", True) in names
+    train = graph.imported_files("stages.train", skip=("pipeline.backends.sklearn",))
+    assert "pipeline/backends/keras/fit.py" in train  # imported inside a function of training.py
+    assert "pipeline/backends/sklearn/fit.py" not in train
+    names = graph.imported_names(fingerprints.ROOT / "pipeline/models/training.py")
+    assert ("pipeline.backends.keras.fit.fit_keras", True) in names
     assert ("pipeline.models", False) in names
     assert "pipeline/datasets/sources/text.py" in graph.imported_files("stages.download")  # by name
 
 
 def test_only_docstring_only_modules_are_left_out(code):
     files = ImportGraph(code).imported_files("stages.train")
-    assert {"pipeline/errors.py", "pipeline/__init__.py"} <= files
+    assert "pipeline/core/errors.py" in files
+    assert "pipeline/__init__.py" not in files  # a docstring only
     assert "pipeline/datasets/__init__.py" not in files  # a docstring only
     init = code / "pipeline/datasets/__init__.py"
     init.write_text(init.read_text() + "CHUNK = 1024\n")
@@ -44,18 +45,19 @@ def test_only_docstring_only_modules_are_left_out(code):
 
 
 def test_relative_and_constant_name_imports_are_followed(code):
-    (code / "pipeline/extra.py").write_text("VALUE = 1\n")
+    (code / "pipeline/decisions/extra.py").write_text("VALUE = 1\n")
     (code / "pipeline/more.py").write_text("VALUE = 2\n")
-    report = code / "pipeline/report.py"
+    report = code / "pipeline/decisions/report.py"
     report.write_text(
         "import importlib\nfrom .extra import VALUE\n\n\ndef more():\n"
         "    return importlib.import_module('pipeline.more')\n" + report.read_text()
     )
-    assert {"pipeline/extra.py", "pipeline/more.py"} <= ImportGraph(code).stage_modules("report")["report"]
+    reached = ImportGraph(code).stage_modules("report")["report"]
+    assert {"pipeline/decisions/extra.py", "pipeline/more.py"} <= reached
 
 
 def test_a_folder_without_init_is_no_backend(code):
-    (code / "pipeline/old_backend/__pycache__").mkdir(parents=True)
+    (code / "pipeline/backends/old/__pycache__").mkdir(parents=True)
     assert ImportGraph(code).backends() == ["keras", "sklearn"]
 
 
@@ -64,29 +66,29 @@ def test_a_stage_reaching_a_backend_gets_one_fingerprint_per_backend():
     assert set(graph.stage_modules("train")) == {"train-keras", "train-sklearn"}
     assert set(graph.stage_modules("report")) == {"report"}
     per_backend = graph.stage_modules("evaluate")
-    assert not any("sklearn_backend" in file for file in per_backend["evaluate-keras"])
-    assert not any("keras_backend" in file for file in per_backend["evaluate-sklearn"])
+    assert not any("backends/sklearn/" in file for file in per_backend["evaluate-keras"])
+    assert not any("backends/keras/" in file for file in per_backend["evaluate-sklearn"])
 
 
 def test_an_import_of_the_other_backend_at_top_level_is_followed(code):
-    training = code / "pipeline/training.py"
-    training.write_text("import pipeline.sklearn_backend.fit\n" + training.read_text())
+    training = code / "pipeline/models/training.py"
+    training.write_text("import pipeline.backends.sklearn.fit\n" + training.read_text())
     keras = ImportGraph(code).stage_modules("train")["train-keras"]
-    assert "pipeline/sklearn_backend/fit.py" in keras
+    assert "pipeline/backends/sklearn/fit.py" in keras
 
 
 def test_an_import_inside_type_checking_is_not_followed(code):
-    report = code / "pipeline/report.py"
+    report = code / "pipeline/decisions/report.py"
     report.write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pipeline.tracking\n"
         + report.read_text()
     )
-    assert "pipeline/tracking.py" not in ImportGraph(code).stage_modules("report")["report"]
+    assert "pipeline/tracking/runs.py" not in ImportGraph(code).stage_modules("report")["report"]
 
 
 def test_a_fingerprint_changes_exactly_when_a_module_it_covers_does(code):
     fingerprints.write(code / "before", STAGES, root=code)
-    builders = code / "pipeline/keras_backend/builders.py"
+    builders = code / "pipeline/backends/keras/builders.py"
     builders.write_text(builders.read_text() + "\n# an edit\n")
     fingerprints.write(code / "after", STAGES, root=code)
     changed = {
@@ -94,8 +96,8 @@ def test_a_fingerprint_changes_exactly_when_a_module_it_covers_does(code):
         for path in (code / "after").iterdir()
         if path.read_text() != (code / "before" / path.name).read_text()
     }
-    assert changed == {"train-keras", "evaluate-keras"}
-    assert "pipeline/keras_backend/builders.py" in (code / "after/train-keras.txt").read_text()
+    assert changed == {"train-keras"}  # evaluate loads the saved model: it never builds one
+    assert "pipeline/backends/keras/builders.py" in (code / "after/train-keras.txt").read_text()
 
 
 def test_fingerprints_are_the_same_bytes_every_time(tmp_path):
@@ -115,16 +117,18 @@ def test_an_unknown_stage_is_one_clear_error_and_writes_nothing(tmp_path):
 
 
 def test_an_import_by_a_computed_name_outside_a_package_init_is_refused(code):
-    (code / "pipeline/report.py").write_text("import importlib\nNAME = 'io'\nimportlib.import_module(NAME)\n")
+    (code / "pipeline/decisions/report.py").write_text(
+        "import importlib\nNAME = 'io'\nimportlib.import_module(NAME)\n"
+    )
     with pytest.raises(
-        PipelineError, match="pipeline/report.py, line 3: imports a module by a computed name"
+        PipelineError, match="pipeline/decisions/report.py, line 3: imports a module by a computed name"
     ):
         ImportGraph(code).stage_modules("report")
 
 
 def test_a_syntax_error_is_one_clear_error_naming_file_and_line(code):
-    (code / "pipeline/report.py").write_text('"""Report."""\n\ndef broken(:\n    pass\n')
-    with pytest.raises(PipelineError, match=r"pipeline/report.py, line 3: .*; fix it"):
+    (code / "pipeline/decisions/report.py").write_text('"""Report."""\n\ndef broken(:\n    pass\n')
+    with pytest.raises(PipelineError, match=r"pipeline/decisions/report.py, line 3: .*; fix it"):
         ImportGraph(code).stage_modules("report")
 
 
@@ -140,6 +144,6 @@ def test_the_stage_writes_the_folder_or_reports_one_line_and_exit_2(tmp_path, mo
 
 
 def test_undecodable_source_is_one_clear_error(code):
-    (code / "pipeline/report.py").write_bytes(b"x = 1\x00\n")
-    with pytest.raises(PipelineError, match="pipeline/report.py"):
+    (code / "pipeline/decisions/report.py").write_bytes(b"x = 1\x00\n")
+    with pytest.raises(PipelineError, match="pipeline/decisions/report.py"):
         ImportGraph(code).stage_modules("report")

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from pipeline import config, gate
+from pipeline import config
+from pipeline.decisions import gate
 
 GATE = config.Gate(tolerance={"accuracy": 0.02}, relative_tolerance={"rmse": 0.05})
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import io
+from pipeline.core import storage
 from tests.conftest import make_project, run
 
 pytestmark = pytest.mark.e2e
@@ -72,13 +72,13 @@ def project(tmp_path_factory) -> Path:
 
 
 def test_image_folder_experiments_run_end_to_end(project):
-    schema = io.read_json(project / "data" / "processed" / "pngs" / "schema.json")
+    schema = storage.read_json(project / "data" / "processed" / "pngs" / "schema.json")
     assert schema["input_shape"] == [16, 16, 1] and schema["class_names"] == ["digit0", "digit1", "digit2"]
     for name in EXPERIMENTS:
-        metrics = io.read_json(project / "results" / name / "metrics.json")
+        metrics = storage.read_json(project / "results" / name / "metrics.json")
         assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
         assert (project / "results" / name / "plots" / "confusion.png").exists()
-    hog_svc = io.read_json(project / "results" / "pngs-hog_svc" / "metrics.json")["test"]
+    hog_svc = storage.read_json(project / "results" / "pngs-hog_svc" / "metrics.json")["test"]
     assert hog_svc["accuracy"] > 0.5  # chance is 1/3
     history = (project / "results" / "pngs-transfer" / "history.csv").read_text().splitlines()
     assert len(history) == 1 + 2 + 1  # header, two head epochs, one fine-tuning epoch

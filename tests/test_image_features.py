@@ -1,4 +1,4 @@
-"""pipeline.sklearn_backend.image_features: HOG as skimage computes it, colour histograms, and models
+"""pipeline.backends.sklearn.image_features: HOG as skimage computes it, colour histograms, and models
 that take raw images through a feature step (fit, compatibility, save / load)."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from skimage.feature import hog as skimage_hog
 
-from pipeline import models
+from pipeline.backends.sklearn import image_features
 from pipeline.config import ImageFeatures, SklearnModel
+from pipeline.core.errors import PipelineError
 from pipeline.datasets.processed import ProcessedData, Schema, Split
-from pipeline.errors import PipelineError
-from pipeline.sklearn_backend import image_features
+from pipeline.models import building, persistence, prediction
 from tests.conftest import make_data
 
 HOG = ImageFeatures(kind="hog", pixels_per_cell=4, cells_per_block=2)
@@ -105,14 +105,15 @@ def test_feature_models_fit_and_round_trip_on_raw_images(tmp_path, estimator, ki
         hyperparameters={"n_estimators": 10} if estimator == "random_forest" else {},
         features=HOG.model_copy(update={"kind": kind}),
     )
-    model = models.build(model_cfg, data.schema, seed=0)
+    model = building.build(model_cfg, data.schema, seed=0)
     assert [name for name, _ in model.steps] == steps
     model.fit(data.train.x, data.train.y)
     assert (model.predict(data.test.x) == data.test.y).mean() > 0.8
-    models.save(model, tmp_path, {"seed": 0})
-    loaded = models.load(tmp_path)  # skops trusts the feature function by name
+    persistence.save(model, tmp_path, {"seed": 0})
+    loaded = persistence.load(tmp_path)  # skops trusts the feature function by name
     np.testing.assert_array_equal(
-        models.predict(loaded, data.test.x, data.schema), models.predict(model, data.test.x, data.schema)
+        prediction.predict(loaded, data.test.x, data.schema),
+        prediction.predict(model, data.test.x, data.schema),
     )
 
 
@@ -131,11 +132,11 @@ def test_feature_models_fit_and_round_trip_on_raw_images(tmp_path, estimator, ki
 def test_feature_models_need_fitting_images(data, features, message):
     model_cfg = SklearnModel(family="sklearn", estimator="svc", features=features)
     with pytest.raises(PipelineError, match=message):
-        models.check_compatible(model_cfg, data.schema, name="hog_svc")
+        building.check_compatible(model_cfg, data.schema, name="hog_svc")
 
 
 def test_colour_histograms_take_any_image():
     model_cfg = SklearnModel(
         family="sklearn", estimator="svc", features=ImageFeatures(kind="color_histogram")
     )
-    models.check_compatible(model_cfg, image_data((4, 4, 2)).schema)
+    building.check_compatible(model_cfg, image_data((4, 4, 2)).schema)

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import config, io
+from pipeline import config
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import download, sources
 from pipeline.datasets.preprocess import preprocess
-from pipeline.errors import PipelineError
 
 CLASSES = ("digit0", "digit1", "digit2")
 CANONICAL = "http://127.0.0.1:9/images"  # never reached: the test server is the mirror
@@ -68,7 +69,7 @@ def test_local_folder_in_grayscale(folder, tmp_path, caplog):
     assert raw.x.dtype == np.float32 and raw.x.shape == (30, 16, 16, 1)
     np.testing.assert_array_equal(raw.x, expected)  # same size: no resampling, RGB -> L is exact for grey
     np.testing.assert_array_equal(raw.y, np.repeat([0, 1, 2], 10))
-    meta = io.read_json(out / "meta.json")
+    meta = storage.read_json(out / "meta.json")
     assert [entry["file"] for entry in meta["skipped"]] == SKIPPED
     reasons = [entry["reason"] for entry in meta["skipped"]]
     assert reasons[:2] == ["not in a class directory", "not an image Pillow can read"]
@@ -93,7 +94,7 @@ def test_archive_served_over_http(folder, http_server, tmp_path):
     base, served, server = http_server
     with tarfile.open(served / "digits.tar.gz", "w:gz") as tar:
         tar.add(root, arcname="digits")
-    archive = {"url": f"{CANONICAL}/digits.tar.gz", "sha256": io.sha256_file(served / "digits.tar.gz")}
+    archive = {"url": f"{CANONICAL}/digits.tar.gz", "sha256": storage.sha256_file(served / "digits.tar.gz")}
     cfg = image_folder("digits", archive=archive, mirror=base, image_size=(16, 16), color_mode="grayscale")
     out = tmp_path / "raw" / "digits"
     sources.fetch_raw("digits", cfg, out)
@@ -102,7 +103,7 @@ def test_archive_served_over_http(folder, http_server, tmp_path):
     assert list(out.parent.iterdir()) == [out]
     raw = sources.read_raw("digits", cfg, out)
     np.testing.assert_array_equal(raw.x, expected)
-    assert [entry["file"] for entry in io.read_json(out / "meta.json")["skipped"]] == SKIPPED
+    assert [entry["file"] for entry in storage.read_json(out / "meta.json")["skipped"]] == SKIPPED
 
     for path, message in [
         ("photos", "no directory 'photos'; its top level holds: digits"),
@@ -122,7 +123,7 @@ def test_decompression_bomb_is_skipped_undecoded(folder, tmp_path):
     png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
     bomb.write_bytes(bytes(png))
     sources.fetch_raw("digits", image_folder(root), tmp_path / "raw")
-    skipped = io.read_json(tmp_path / "raw" / "meta.json")["skipped"]
+    skipped = storage.read_json(tmp_path / "raw" / "meta.json")["skipped"]
     assert "decompression bomb" in {entry["file"]: entry["reason"] for entry in skipped}["digit1/bomb.png"]
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import config, io
+from pipeline import config
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import download, sources
 from pipeline.datasets.sources import keras_npz
-from pipeline.errors import PipelineError
 
 WORD_INDEX = {"the": 1, "movie": 2, "was": 3, "great": 4, "bad": 5, "plot": 6, "a": 7, "topic": 8}
 RAW_FILES = ["data.npz", "meta.json", "word_index.json"]
@@ -53,7 +54,7 @@ def write_set(directory: Path, which: str, arrays: dict, base: str = CLOSED) -> 
     index = directory / f"{which}_word_index.json"
     index.write_text(json.dumps(WORD_INDEX))
     return {
-        "data": {"url": f"{base}/{which}.npz", "sha256": io.sha256_file(directory / f"{which}.npz")},
+        "data": {"url": f"{base}/{which}.npz", "sha256": storage.sha256_file(directory / f"{which}.npz")},
         "word_index": {"url": f"{base}/{index.name}", "md5": hashlib.md5(index.read_bytes()).hexdigest()},
     }
 
@@ -98,7 +99,7 @@ def fetch_and_read(which: str, arrays: dict, http_server, tmp_path: Path, **extr
 def test_imdb_is_fetched_and_decoded_as_keras_orders_it(http_server, tmp_path):
     raw = fetch_and_read("imdb", IMDB, http_server, tmp_path)
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == RAW_FILES
-    assert io.read_json(tmp_path / "raw" / "meta.json") == {
+    assert storage.read_json(tmp_path / "raw" / "meta.json") == {
         "source": "keras_npz",
         "task": "classification",
         "layout": "text",

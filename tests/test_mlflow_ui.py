@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import tracking
-from pipeline.mlflow_ui import experiment_link
+from pipeline.tracking import runs
+from pipeline.tracking.ui_links import experiment_link
 from tests.test_tracking import make_experiment
 
 pytestmark = pytest.mark.e2e
@@ -55,9 +55,9 @@ def seed_runs(monkeypatch: pytest.MonkeyPatch, uri: str) -> dict:
         experiment = make_experiment(f"ui{c.replace('.', '_')}-logreg")
         settings = experiment.mlflow.model_copy(update={"experiment_prefix": "ui-"})
         experiment = experiment.model_copy(update={"mlflow": settings})
-        with tracking.run(experiment, stage=f"train@{experiment.name}") as run:
+        with runs.run(experiment, stage=f"train@{experiment.name}") as run:
             run.log_params({"model": {"C": c}})
-        with tracking.run(experiment, stage=f"evaluate@{experiment.name}", run_id=run.run_id) as run:
+        with runs.run(experiment, stage=f"evaluate@{experiment.name}", run_id=run.run_id) as run:
             run.log_metrics({"test": {"accuracy": accuracy}})
     return run.record()
 

@@ -10,10 +10,10 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from pipeline import models
+from pipeline.backends.sklearn import baselines, face_completion
 from pipeline.config import CnnModel, DnnModel, FaceCompletionModel, LstmModel, SklearnModel
-from pipeline.errors import PipelineError
-from pipeline.sklearn_backend import baselines, face_completion
+from pipeline.core.errors import PipelineError
+from pipeline.models import building, persistence, prediction
 from tests.conftest import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +31,8 @@ def test_keras_builders_output_shapes(family, task):
     layouts = {"dnn": ["tabular", "image"], "cnn": ["image"], "lstm": ["sequence", "image"]}[family]
     for layout in layouts:
         data = make_data(task, layout)
-        model = models.build(TINY_KERAS[family], data.schema, seed=0)
-        out = models.predict(model, data.test.x, data.schema)
+        model = building.build(TINY_KERAS[family], data.schema, seed=0)
+        out = prediction.predict(model, data.test.x, data.schema)
         if task == "classification":
             assert out.shape == (16, 3)
             np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
@@ -41,10 +41,10 @@ def test_keras_builders_output_shapes(family, task):
 
 
 def test_builders_registry_covers_keras_families():
+    from pipeline.backends.keras.builders import BUILDERS
     from pipeline.config import KERAS_FAMILIES
-    from pipeline.keras_backend.builders import BUILDERS
 
-    assert set(BUILDERS) | {"transfer"} == set(KERAS_FAMILIES)  # transfer: pipeline.keras_backend.transfer
+    assert set(BUILDERS) | {"transfer"} == set(KERAS_FAMILIES)  # transfer: pipeline.backends.keras.transfer
 
 
 def keras_mnist_cnn():
@@ -137,7 +137,7 @@ def test_reference_presets_are_exact(suite, preset, reference, n_params):
     schema = Schema(
         dataset=suite, task="classification", layout="image", input_shape=(28, 28, 1), n_classes=10
     )
-    model, expected = models.build(params.models.keras[preset], schema, seed=0), reference()
+    model, expected = building.build(params.models.keras[preset], schema, seed=0), reference()
     assert describe(model) == describe(expected)
     assert model.count_params() == expected.count_params() == n_params
     model.set_weights(expected.get_weights())  # the same weights in the same order give the same function
@@ -175,7 +175,7 @@ def test_cnn_dropout_rates_and_blocks():
         dropout_rate=0.1,
         dense_dropout_rate=0.3,
     )
-    model = models.build(model_cfg, make_data().schema, seed=0)
+    model = building.build(model_cfg, make_data().schema, seed=0)
     kinds = [type(layer).__name__ for layer in model.layers]
     assert [kind for kind in kinds if kind in ("Conv2D", "MaxPooling2D", "Dropout")] == [
         *(["Conv2D", "Conv2D", "MaxPooling2D", "Dropout"] * 2),
@@ -190,7 +190,7 @@ def test_cnn_filters_must_fill_whole_blocks():
 
 
 def test_lstm_reads_an_image_row_by_row():
-    model = models.build(TINY_KERAS["lstm"], make_data(layout="image").schema, seed=0)
+    model = building.build(TINY_KERAS["lstm"], make_data(layout="image").schema, seed=0)
     reshapes = [layer for layer in model.layers if type(layer).__name__ == "Reshape"]
     assert [layer.output.shape for layer in reshapes] == [(None, 8, 8)]
 
@@ -200,7 +200,7 @@ def test_head_stays_float32_under_mixed_precision():
 
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        model = models.build(TINY_KERAS["cnn"], make_data().schema, seed=0)
+        model = building.build(TINY_KERAS["cnn"], make_data().schema, seed=0)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert model.layers[1].compute_dtype == "float16"
@@ -211,12 +211,12 @@ def test_head_stays_float32_under_mixed_precision():
 def test_every_sklearn_estimator_builds_and_fits(name):
     task = baselines.ESTIMATORS[name].task
     data = make_data(task, "image")
-    model = models.build(SklearnModel(family="sklearn", estimator=name), data.schema, seed=3)
+    model = building.build(SklearnModel(family="sklearn", estimator=name), data.schema, seed=3)
     assert isinstance(model, Pipeline)
     if "random_state" in model[-1].get_params():
         assert model[-1].random_state == 3
     model.fit(data.train.x, data.train.y)
-    out = models.predict(model, data.test.x, data.schema)
+    out = prediction.predict(model, data.test.x, data.schema)
     if task == "classification":
         assert out.shape == (16, 3)
         np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-6)
@@ -226,9 +226,9 @@ def test_every_sklearn_estimator_builds_and_fits(name):
 
 def test_classifier_without_predict_proba_gives_one_hot():
     data = make_data()
-    model = models.build(SklearnModel(family="sklearn", estimator="svc"), data.schema, seed=0)
+    model = building.build(SklearnModel(family="sklearn", estimator="svc"), data.schema, seed=0)
     model.fit(data.train.x, data.train.y)
-    out = models.predict(model, data.test.x, data.schema)
+    out = prediction.predict(model, data.test.x, data.schema)
     assert set(np.unique(out)) <= {0.0, 1.0}
     np.testing.assert_array_equal(out.argmax(axis=1), model.predict(data.test.x))
 
@@ -294,16 +294,16 @@ def test_random_state_comes_from_the_seed():
 def test_check_compatible(model_cfg, task, layout, message):
     schema = make_data(task, layout).schema
     if message is None:
-        models.check_compatible(model_cfg, schema)
+        building.check_compatible(model_cfg, schema)
         return
     with pytest.raises(PipelineError, match=message) as error:
-        models.build(model_cfg, schema, seed=0)
+        building.build(model_cfg, schema, seed=0)
     assert f"dataset 'tiny_{layout}' (layout {layout}" in str(error.value)
 
 
 def test_check_compatible_uses_the_model_name():
     with pytest.raises(PipelineError, match=r"model 'my_cnn' \(family cnn\) with dataset 'tiny_tabular'"):
-        models.check_compatible(CnnModel(family="cnn"), make_data(layout="tabular").schema, name="my_cnn")
+        building.check_compatible(CnnModel(family="cnn"), make_data(layout="tabular").schema, name="my_cnn")
 
 
 def test_a_bad_face_completion_estimator_is_refused_with_the_params():
@@ -323,9 +323,9 @@ def test_split_and_join_halves_round_trip(height):
 @pytest.mark.parametrize("name", sorted(face_completion.ESTIMATORS))
 def test_face_completion_predicts_the_lower_half(name):
     data = make_data()
-    model = models.build(FaceCompletionModel(family="face_completion", estimator=name), data.schema, seed=0)
+    model = building.build(FaceCompletionModel(family="face_completion", estimator=name), data.schema, seed=0)
     model.fit(data.train.x, face_completion.split_halves(data.train.x)[1])
-    completed = models.predict(model, data.test.x, data.schema)
+    completed = prediction.predict(model, data.test.x, data.schema)
     assert completed.shape == data.test.x.shape
     np.testing.assert_array_equal(completed[:, :4], data.test.x[:, :4])
 
@@ -341,25 +341,27 @@ def test_face_completion_predicts_the_lower_half(name):
 )
 def test_sklearn_save_load_round_trip(tmp_path, model_cfg):
     data = make_data()
-    model = models.build(model_cfg, data.schema, seed=0)
+    model = building.build(model_cfg, data.schema, seed=0)
     y = data.train.y if model_cfg.family == "sklearn" else face_completion.split_halves(data.train.x)[1]
     model.fit(data.train.x, y)
-    models.save(model, tmp_path, {"seed": 0})
+    persistence.save(model, tmp_path, {"seed": 0})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hyperparameters.json", "model.skops"]
-    loaded = models.load(tmp_path)
+    loaded = persistence.load(tmp_path)
     np.testing.assert_array_equal(
-        models.predict(loaded, data.test.x, data.schema), models.predict(model, data.test.x, data.schema)
+        prediction.predict(loaded, data.test.x, data.schema),
+        prediction.predict(model, data.test.x, data.schema),
     )
 
 
 def test_keras_save_load_round_trip(tmp_path):
     data = make_data("regression", "sequence")
-    model = models.build(TINY_KERAS["lstm"], data.schema, seed=0)
-    models.save(model, tmp_path, {"model": TINY_KERAS["lstm"].model_dump()})
+    model = building.build(TINY_KERAS["lstm"], data.schema, seed=0)
+    persistence.save(model, tmp_path, {"model": TINY_KERAS["lstm"].model_dump()})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hyperparameters.json", "model.keras"]
-    loaded = models.load(tmp_path)
+    loaded = persistence.load(tmp_path)
     np.testing.assert_array_equal(
-        models.predict(loaded, data.test.x, data.schema), models.predict(model, data.test.x, data.schema)
+        prediction.predict(loaded, data.test.x, data.schema),
+        prediction.predict(model, data.test.x, data.schema),
     )
 
 
@@ -368,9 +370,9 @@ def test_load_refuses_foreign_types(tmp_path):
 
     skops.io.dump(Pipeline([("step", FunctionTransformer(os.path.join))]), tmp_path / "model.skops")
     with pytest.raises(PipelineError, match="refusing to load"):
-        models.load(tmp_path)
+        persistence.load(tmp_path)
 
 
 def test_load_without_a_model_says_what_to_run(tmp_path):
     with pytest.raises(PipelineError, match="run the train stage"):
-        models.load(tmp_path)
+        persistence.load(tmp_path)

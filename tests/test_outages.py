@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import figures, io
+from pipeline.core import storage
+from pipeline.evaluation import figures
 from tests.conftest import free_port, make_project, run, shrink_params, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +79,7 @@ def test_stage_without_the_project_interpreter_reruns_with_the_venv(tmp_path: Pa
 def test_figures_in_a_staged_directory_are_logged_under_its_final_name(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.DEBUG, logger="pipeline"), io.atomic_dir(tmp_path / "plots") as staging:
+    with caplog.at_level(logging.DEBUG, logger="pipeline"), storage.atomic_dir(tmp_path / "plots") as staging:
         for name in ("a.png", "b.png"):
             with figures.figure(staging / name) as (_, ax):
                 ax.plot([0, 1])
@@ -131,7 +132,7 @@ def test_a_run_without_tracking_reads_cleanly(outage: dict) -> None:
     warnings = [line for line in log.splitlines() if "MLflow tracking at" in line]
     assert len(warnings) == 4 and all("Connection refused" in line for line in warnings), warnings
     for name in EXPERIMENTS:
-        assert io.read_json(project / "results" / name / "run.json")["status"] == "unavailable"
+        assert storage.read_json(project / "results" / name / "run.json")["status"] == "unavailable"
 
 
 @pytest.mark.e2e
@@ -151,19 +152,19 @@ def test_backfill_logs_complete_runs_and_leaves_dvc_up_to_date(outage: dict, mlf
     params_file.write_text(params.replace("gamma: scale", "gamma: auto"))  # train@iris-svc out of date
     refused = run([sys.executable, "-m", "stages.backfill"], project, check=False, env=env)
     assert refused.returncode == 2 and "train@iris-svc changed since they ran" in refused.stderr
-    assert io.read_json(project / "results" / "iris-dnn" / "run.json")["run_id"] is None
+    assert storage.read_json(project / "results" / "iris-dnn" / "run.json")["run_id"] is None
     params_file.write_text(params)
     still_down = stage_env(outage["down"], outage["bin"])
     refused = run([sys.executable, "-m", "stages.backfill"], project, check=False, env=still_down)
     assert refused.returncode == 2 and "nothing back-filled" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr
-    assert io.read_json(project / "results" / "iris-dnn" / "run.json")["run_id"] is None
+    assert storage.read_json(project / "results" / "iris-dnn" / "run.json")["run_id"] is None
     run([sys.executable, "-m", "stages.backfill"], project, env=env)
     client = MlflowClient(tracking_uri=mlflow_server)
     for name in EXPERIMENTS:
-        record = io.read_json(project / "results" / name / "run.json")
+        record = storage.read_json(project / "results" / name / "run.json")
         assert record["status"] == "logged"
-        assert io.read_json(project / "results" / name / "details.json")["tracking"] == record
+        assert storage.read_json(project / "results" / name / "details.json")["tracking"] == record
         logged = client.get_run(record["run_id"])
         assert logged.info.run_name == name and logged.info.status == "FINISHED"
         tags = logged.data.tags
@@ -176,7 +177,9 @@ def test_backfill_logs_complete_runs_and_leaves_dvc_up_to_date(outage: dict, mlf
             experiment_ids=[logged.info.experiment_id], filter_string=f"source_run_id = '{record['run_id']}'"
         )
         assert len(models) == 1
-    assert client.get_metric_history(io.read_json(project / "results/iris-dnn/run.json")["run_id"], "loss")
+    assert client.get_metric_history(
+        storage.read_json(project / "results/iris-dnn/run.json")["run_id"], "loss"
+    )
 
     status = json.loads(run([DVC, "status", "--json"], project, env=env).stdout)
     assert set(status) == {"report", "promote"}, status  # train@ / evaluate@ committed by the back-fill
@@ -184,7 +187,7 @@ def test_backfill_logs_complete_runs_and_leaves_dvc_up_to_date(outage: dict, mlf
     ran = [line for line in repro.stdout.splitlines() if line.startswith("Running stage")]
     assert ran == ["Running stage 'report':", "Running stage 'promote':"], repro.stdout
     assert "untracked" not in (project / "reports" / "leaderboard.md").read_text()
-    assert io.read_json(project / "reports" / "promotion.json")["iris"]["promoted"] is True
+    assert storage.read_json(project / "reports" / "promotion.json")["iris"]["promoted"] is True
     assert json.loads(run([DVC, "status", "--json"], project, env=env).stdout) == {}
 
 
@@ -209,13 +212,13 @@ def test_required_retrain_checks_tracking_before_dvc_deletes_anything(outage: di
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["models"]["sklearn"]["svc"]["hyperparameters"]["C"] = 3.0  # train@iris-svc would re-run
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    before = io.sha256_file(project / "results" / "iris-svc" / "train.json")
+    before = storage.sha256_file(project / "results" / "iris-svc" / "train.json")
     env = stage_env(outage["down"], outage["bin"])
-    command = [sys.executable, "-m", "pipeline.retrain", "--require-mlflow", "--no-push"]
+    command = [sys.executable, "-m", "pipeline.workflow.retrain", "--require-mlflow", "--no-push"]
     result = run(command, project, check=False, env=env)
     log = result.stdout + result.stderr
     assert result.returncode == 2, log
     assert "is unavailable (ConnectionError: cannot connect: Connection refused)" in log
     assert "Running stage" not in log and "Traceback" not in log
-    assert io.sha256_file(project / "results" / "iris-svc" / "train.json") == before
+    assert storage.sha256_file(project / "results" / "iris-svc" / "train.json") == before
     assert (project / "models" / "iris-svc").is_dir()

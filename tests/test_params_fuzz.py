@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from pipeline import config, validation
-from pipeline.errors import PipelineError
+from pipeline import config
+from pipeline.core.errors import PipelineError
+from pipeline.models import params_check
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every section and model stays; Keras experiments are cut to three small ones (each check builds them)
@@ -139,7 +140,7 @@ def test_an_edit_is_rejected_by_name_or_valid(workdir, edits):
     with path.open("w") as stream:
         YAML(typ="safe").dump(params, stream)
     try:
-        checked = validation.check(path, workdir / "built.txt")  # unchanged Keras models are not rebuilt
+        checked = params_check.check(path, workdir / "built.txt")  # unchanged Keras models are not rebuilt
     except PipelineError as err:
         message = str(err)
         assert message.startswith(str(path)) and "Traceback" not in message

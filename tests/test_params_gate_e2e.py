@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bench.common import executed_stages
-from pipeline import io
+from pipeline.core import storage
 from tests.conftest import make_project, run, shrink_params
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def project(tmp_path_factory) -> Path:
 def output_hashes(root: Path) -> dict[str, str]:
     """sha256 of every file under the outputs' folders."""
     return {
-        path.relative_to(root).as_posix(): io.sha256_file(path)
+        path.relative_to(root).as_posix(): storage.sha256_file(path)
         for folder in OUTPUT_DIRS
         for path in sorted((root / folder).rglob("*"))
         if path.is_file()

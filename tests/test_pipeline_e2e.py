@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bench.common import executed_stages
-from pipeline import io
+from pipeline.core import storage
 from tests.conftest import make_project, run, shrink_params
 
 pytestmark = pytest.mark.e2e
@@ -51,11 +51,11 @@ def project(tmp_path_factory) -> Path:
 
 def test_first_repro_writes_every_output(project):
     for name in EXPERIMENTS:
-        metrics = io.read_json(project / "results" / name / "metrics.json")
+        metrics = storage.read_json(project / "results" / name / "metrics.json")
         assert set(metrics) >= {"train", "val", "test", "model_size_bytes"}
-        assert io.read_json(project / "results" / name / "run.json")["status"] == "logged"
+        assert storage.read_json(project / "results" / name / "run.json")["status"] == "logged"
     assert "iris" in (project / "reports" / "leaderboard.md").read_text()
-    promotion = io.read_json(project / "reports" / "promotion.json")
+    promotion = storage.read_json(project / "reports" / "promotion.json")
     assert promotion["iris"]["promoted"] and promotion["sunspots"]["experiment"] in EXPERIMENTS
 
 
@@ -107,7 +107,7 @@ def test_editing_one_dataset_marks_only_its_chain(project):
 
 
 def test_editing_keras_code_marks_only_keras_stages_once_fingerprinted(project):
-    builders = project / "pipeline" / "keras_backend" / "builders.py"
+    builders = project / "pipeline" / "backends" / "keras" / "builders.py"
     original = builders.read_text()
     builders.write_text(original + "\n# a change\n")
     try:

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import config, io
+from pipeline import config
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import processed, sources
 from pipeline.datasets.preprocess import preprocess
-from pipeline.errors import PipelineError
 
 DIGITS = config.SklearnSource(source="sklearn", name="digits")
 SUNSPOTS = config.StatsmodelsSource(source="statsmodels", name="sunspots", window=9)
@@ -83,7 +84,7 @@ def test_series_split_is_chronological(sunspots_raw):
 
 def test_forecast_targets_unscale_to_original_units(sunspots_raw):
     data = preprocess("sunspots", SUNSPOTS, sunspots_raw, seed=0)
-    values = io.load_arrays(sunspots_raw / "data.npz")["x"][:, 0]
+    values = storage.load_arrays(sunspots_raw / "data.npz")["x"][:, 0]
     np.testing.assert_allclose(
         data.schema.unscale_targets(data.test.y), values[-len(data.test.y) :], rtol=1e-4
     )
@@ -94,7 +95,7 @@ def test_processed_round_trip_verifies_hashes(digits_raw, tmp_path):
     processed.save(tmp_path / "p", data)
     loaded = processed.load(tmp_path / "p")
     np.testing.assert_array_equal(loaded.test.x, data.test.x)
-    io.save_arrays(tmp_path / "p" / "val.npz", {"x": data.val.x * 2, "y": data.val.y})
+    storage.save_arrays(tmp_path / "p" / "val.npz", {"x": data.val.x * 2, "y": data.val.y})
     with pytest.raises(PipelineError, match="does not match schema.json"):
         processed.load(tmp_path / "p")
 

@@ -10,10 +10,10 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from pipeline import registry, tracking
 from pipeline.config import Experiment, Mlflow
-from pipeline.errors import PipelineError
-from pipeline.promotion import Decision, best_experiment, decide
+from pipeline.core.errors import PipelineError
+from pipeline.decisions.promotion import Decision, best_experiment, decide
+from pipeline.tracking import registry, runs
 
 # --- decide -------------------------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ def logged_run(name: str) -> str:
             if key in Experiment.model_fields
         }
     )
-    with tracking.run(experiment, stage="train") as run:
+    with runs.run(experiment, stage="train") as run:
         run.log_model(LogisticRegression().fit(x, y), flavor="sklearn", input_example=x[:2])
     return run.run_id
 

@@ -31,10 +31,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import config, io, training
+from pipeline import config
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import download, idx, processed, sources
 from pipeline.datasets.sources import idx_files as idx_source
-from pipeline.errors import PipelineError
+from pipeline.models import training
+from pipeline.tracking import runs
 from stages import cli
 from stages import download as download_stage
 from stages import evaluate as evaluate_stage
@@ -51,7 +54,7 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 def tree_digest(root: Path) -> dict[str, str | None]:
     """Every path under `root`, hidden ones included: files by content hash, directories as None."""
     return {
-        str(path.relative_to(root)): io.sha256_file(path) if path.is_file() else None
+        str(path.relative_to(root)): storage.sha256_file(path) if path.is_file() else None
         for path in sorted(root.rglob("*"))
     }
 
@@ -427,10 +430,10 @@ def test_sigkilled_training_resumes_and_matches_an_uninterrupted_copy(tmp_path: 
     resumed = re.findall(r"resuming from the backup after epoch (\d+)", output)
     assert len(resumed) == 1 and int(resumed[0]) >= 3, output[-3000:]
     assert "resuming" not in reference_log  # it never saw the killed copy's backup
-    assert io.read_json(killed / "results" / "iris-dnn" / "train.json")["resumed_from_epoch"] == int(
+    assert storage.read_json(killed / "results" / "iris-dnn" / "train.json")["resumed_from_epoch"] == int(
         resumed[0]
     )
-    assert io.read_json(reference / "results" / "iris-dnn" / "train.json")["resumed_from_epoch"] == 0
+    assert storage.read_json(reference / "results" / "iris-dnn" / "train.json")["resumed_from_epoch"] == 0
     for copy_ in (killed, reference):
         assert (copy_ / "models" / "iris-dnn" / "model.keras").is_file()
         assert list((copy_ / "checkpoints" / "iris-dnn").iterdir()) == []  # finished: backup removed
@@ -457,11 +460,11 @@ def test_checkpoint_and_temp_paths_stay_inside_the_stage_directory(tmp_path: Pat
     for directory in (cli.raw_dir("x"), cli.processed_dir("x"), cli.model_dir("x"), cli.results_dir("x")):
         assert not directory.is_absolute()
     with contextlib.chdir(tmp_path):
-        with io.atomic_path(Path("out") / "file.json") as tmp:
+        with storage.atomic_path(Path("out") / "file.json") as tmp:
             assert tmp.parent.resolve() == (tmp_path / "out").resolve()
-        with io.atomic_dir(Path("out") / "plots") as staging:
+        with storage.atomic_dir(Path("out") / "plots") as staging:
             assert staging.parent.resolve() == (tmp_path / "out").resolve()
-        with io.scratch_path(Path("out"), "data.csv") as scratch:
+        with storage.scratch_path(Path("out"), "data.csv") as scratch:
             assert scratch.parent.resolve() == (tmp_path / "out").resolve()
 
     offenders = []
@@ -583,7 +586,7 @@ def test_download_cut_off_once_is_fetched_again_and_verified(
     dest = tmp_path / "out" / "train_images.idx"
     spec = cfg.files["train_images"]
     download.fetch(spec.url, spec.sha256, dest, mirror=cfg.mirror)
-    assert io.sha256_file(dest) == spec.sha256
+    assert storage.sha256_file(dest) == spec.sha256
     first, again, *rest = state.requests
     assert first[0] == again[0] and again[1] is not None and again[1].startswith("bytes=")
     if resumed_at == "the bytes it had":
@@ -604,7 +607,7 @@ def test_download_stalled_mid_body_times_out_and_is_fetched_again(idx_dataset, t
     started = time.monotonic()
     download.fetch(spec.url, spec.sha256, tmp_path / "labels.idx", mirror=cfg.mirror)
     assert time.monotonic() - started < 10
-    assert io.sha256_file(tmp_path / "labels.idx") == spec.sha256
+    assert storage.sha256_file(tmp_path / "labels.idx") == spec.sha256
 
 
 def test_download_stage_killed_mid_body_leaves_no_partial_file(idx_dataset, tmp_path: Path) -> None:
@@ -642,10 +645,10 @@ HANGING_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from pipeline import io
+    from pipeline.core import storage
 
     target, kind = Path(sys.argv[1]), sys.argv[2]
-    context = io.atomic_path(target) if kind == "file" else io.atomic_dir(target)
+    context = storage.atomic_path(target) if kind == "file" else storage.atomic_dir(target)
     with context as tmp:
         if kind == "file":
             handle = tmp.open("wb")
@@ -664,9 +667,9 @@ HANGING_WRITER = textwrap.dedent(
 def test_writer_killed_mid_write_keeps_the_previous_version(tmp_path: Path, kind: str) -> None:
     target = tmp_path / "out" / "result"
     if kind == "file":
-        io.write_text(target, "previous\n" * 1000)
+        storage.write_text(target, "previous\n" * 1000)
     else:
-        with io.atomic_dir(target) as staging:
+        with storage.atomic_dir(target) as staging:
             (staging / "previous.txt").write_text("previous\n")
     before = tree_digest(tmp_path / "out")
 
@@ -680,10 +683,10 @@ def test_writer_killed_mid_write_keeps_the_previous_version(tmp_path: Path, kind
     assert temp.exists()  # what SIGKILL leaves: a stale temp, never a truncated target
 
     if kind == "file":
-        io.write_text(target, "next\n")
+        storage.write_text(target, "next\n")
         assert target.read_text() == "next\n"
     else:
-        with io.atomic_dir(target) as staging:
+        with storage.atomic_dir(target) as staging:
             (staging / "next.txt").write_text("next\n")
         assert [p.name for p in target.iterdir()] == ["next.txt"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["result"]  # the next writer cleaned up
@@ -694,14 +697,16 @@ TERMINATED_STAGE = textwrap.dedent(
     import copy, sys, time
     from pathlib import Path
     import yaml
-    from pipeline import config, io, tracking
+    from pipeline import config
+    from pipeline.tracking import runs
+    from pipeline.core import storage
     from stages import cli
 
     def main(argv):
         params = yaml.safe_load(Path(sys.argv[1]).read_text())
         experiment = config.experiment(config.Params.model_validate(params), "iris-logreg")
-        with tracking.run(experiment, stage="train@iris-logreg") as run:
-            with io.atomic_path(Path(sys.argv[2])) as tmp:
+        with runs.run(experiment, stage="train@iris-logreg") as run:
+            with storage.atomic_path(Path(sys.argv[2])) as tmp:
                 tmp.write_bytes(b"half of a model")
                 print(run.run_id, tmp, flush=True)
                 time.sleep(600)
@@ -718,7 +723,7 @@ def test_sigterm_unwinds_a_stage_cleanly(tmp_path: Path) -> None:
     params["experiments"] = {"iris-logreg": {"dataset": "iris", "backend": "sklearn", "model": "logreg"}}
     params_file = write_params(tmp_path / "params.yaml", params)
     target = tmp_path / "out" / "model.bin"
-    io.write_text(target, "previous")
+    storage.write_text(target, "previous")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**subprocess_env(), "MLFLOW_TRACKING_URI": uri}
     stage = subprocess.Popen(
@@ -746,17 +751,18 @@ REWRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     import numpy as np
-    from pipeline import io
+    from pipeline.core import storage
 
     out = Path(sys.argv[1])
     version = 0
     while True:
         version += 1
         noise = np.random.default_rng(version).normal(size=100_000)
-        io.save_arrays(out / "arrays.npz", {"x": noise, "version": np.array(version)})
-        with io.atomic_dir(out / "bundle") as staging:
-            io.save_arrays(staging / "a.npz", {"x": noise, "version": np.array(version)})
-            io.write_json(staging / "manifest.json", {"version": version, "sha256": io.sha256_array(noise)})
+        storage.save_arrays(out / "arrays.npz", {"x": noise, "version": np.array(version)})
+        with storage.atomic_dir(out / "bundle") as staging:
+            storage.save_arrays(staging / "a.npz", {"x": noise, "version": np.array(version)})
+            manifest = {"version": version, "sha256": storage.sha256_array(noise)}
+            storage.write_json(staging / "manifest.json", manifest)
         print(version, flush=True)
     """
 )
@@ -769,18 +775,18 @@ def test_random_kills_of_a_busy_writer_never_leave_a_torn_file(tmp_path: Path) -
         writer.stdout.readline()  # one complete version exists
         time.sleep(rng.uniform(0.01, 0.3))
         kill_group(writer)
-        arrays = io.load_arrays(tmp_path / "arrays.npz")  # a torn file would fail its CRC or be short
+        arrays = storage.load_arrays(tmp_path / "arrays.npz")  # a torn file would fail its CRC or be short
         expected = np.random.default_rng(int(arrays["version"])).normal(size=100_000)
         np.testing.assert_array_equal(arrays["x"], expected)
         if not (tmp_path / "bundle").exists():  # killed between moving the old one aside and the new in
             continue
-        manifest = io.read_json(tmp_path / "bundle" / "manifest.json")
-        bundled = io.load_arrays(tmp_path / "bundle" / "a.npz")
+        manifest = storage.read_json(tmp_path / "bundle" / "manifest.json")
+        bundled = storage.load_arrays(tmp_path / "bundle" / "a.npz")
         assert int(bundled["version"]) == manifest["version"], f"trial {trial}: files of two versions"
-        assert io.sha256_array(bundled["x"]) == manifest["sha256"]
-    io.save_arrays(tmp_path / "arrays.npz", {"x": np.zeros(1)})
-    with io.atomic_dir(tmp_path / "bundle") as staging:
-        io.write_json(staging / "manifest.json", {})
+        assert storage.sha256_array(bundled["x"]) == manifest["sha256"]
+    storage.save_arrays(tmp_path / "arrays.npz", {"x": np.zeros(1)})
+    with storage.atomic_dir(tmp_path / "bundle") as staging:
+        storage.write_json(staging / "manifest.json", {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arrays.npz", "bundle"]
 
 
@@ -907,7 +913,7 @@ def test_tracking_server_dying_mid_run_costs_no_output(
 
     with contextlib.chdir(processed_project):
         assert in_process(train_stage.main, argv) == (0, [])
-    record = io.read_json(results / "run.json")
+    record = storage.read_json(results / "run.json")
     assert record["status"] == "logged" and record["tracking_uri"] == masked
     from mlflow import MlflowClient
 
@@ -926,11 +932,11 @@ def test_tracking_server_dying_mid_run_costs_no_output(
     monkeypatch.setattr(evaluate_stage.assessment, "assess", assess_then_lose_the_server)
     with contextlib.chdir(processed_project), caplog.at_level(logging.WARNING, logger="pipeline.tracking"):
         assert in_process(evaluate_stage.main, argv) == (0, [])
-    warnings = [r.getMessage() for r in caplog.records if r.name == "pipeline.tracking"]
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("pipeline.tracking")]
     assert len(warnings) == 1 and masked in warnings[0] and "log_metrics failed" in warnings[0], warnings
-    details = io.read_json(results / "details.json")
+    details = storage.read_json(results / "details.json")
     assert details["tracking"]["status"] == "unavailable" and "log_metrics" in details["tracking"]["error"]
-    assert set(io.read_json(results / "metrics.json")) >= {"train", "val", "test"}
+    assert set(storage.read_json(results / "metrics.json")) >= {"train", "val", "test"}
     assert (results / "plots" / "confusion.csv").is_file()
     assert "s3cret" not in json.dumps(details)
 
@@ -942,7 +948,7 @@ def test_tracking_server_dying_mid_run_costs_no_output(
     lines = [line for line in evaluated.stderr.splitlines() if " WARNING pipeline.tracking" in line]
     assert len(lines) == 1 and masked in lines[0], evaluated.stderr
     assert "s3cret" not in evaluated.stderr and "Traceback" not in evaluated.stderr
-    assert io.read_json(results / "details.json")["tracking"]["status"] == "unavailable"
+    assert storage.read_json(results / "details.json")["tracking"]["status"] == "unavailable"
     assert (results / "metrics.json").is_file()
 
     # with mlflow.required: true the stages stop with a clear message and change nothing
@@ -966,14 +972,13 @@ def test_tracking_password_never_reaches_stdout(
     capfd: pytest.CaptureFixture,
     restore_mlflow_env: None,
 ) -> None:
-    from pipeline import tracking
 
     relay = Outage(mlflow_server)  # a relay only: the URI then carries a password the server ignores
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cret@127.0.0.1:{relay.port}")
     params = copy.deepcopy(PARAMS)
     params["mlflow"]["experiment_prefix"] = "reliability-"
     experiment = config.experiment(config.Params.model_validate(params), "iris-dnn")
-    with tracking.run(experiment, stage="train@iris-dnn") as tracked:
+    with runs.run(experiment, stage="train@iris-dnn") as tracked:
         tracked.log_params({"seed": 0})
     relay.kill()
     assert tracked.record()["status"] == "logged"
@@ -993,19 +998,18 @@ def iris_experiment(required: bool) -> config.Experiment:
 def test_refused_connection_is_named_at_once_not_as_a_timeout(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, restore_mlflow_env: None
 ) -> None:
-    from pipeline import tracking
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")  # nobody listens
     started = time.monotonic()
     experiment = iris_experiment(required=False)
     with (
         caplog.at_level(logging.WARNING, logger="pipeline.tracking"),
-        tracking.run(experiment, stage="train@iris-dnn") as tracked,
+        runs.run(experiment, stage="train@iris-dnn") as tracked,
     ):
         pass
     assert time.monotonic() - started < 3
     assert tracked.record()["status"] == "unavailable"
-    [warning] = [r.getMessage() for r in caplog.records if r.name == "pipeline.tracking"]
+    [warning] = [r.getMessage() for r in caplog.records if r.name.startswith("pipeline.tracking")]
     assert "Connection refused" in warning and "no answer within" not in warning, warning
 
 
@@ -1013,14 +1017,13 @@ def test_refused_connection_is_named_at_once_not_as_a_timeout(
 def test_required_tracking_hint_names_what_made_it_required(
     monkeypatch: pytest.MonkeyPatch, restore_mlflow_env: None, required_by: str
 ) -> None:
-    from pipeline import tracking
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     monkeypatch.delenv(config.MLFLOW_REQUIRED_ENV, raising=False)
     if required_by == "environment":
         monkeypatch.setenv(config.MLFLOW_REQUIRED_ENV, "true")
     experiment = iris_experiment(required=required_by == "params")
-    with pytest.raises(PipelineError) as raised, tracking.run(experiment, stage="train@iris-dnn"):
+    with pytest.raises(PipelineError) as raised, runs.run(experiment, stage="train@iris-dnn"):
         pass
     message = str(raised.value)
     if required_by == "environment":

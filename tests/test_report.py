@@ -1,4 +1,4 @@
-"""Tests for pipeline.report: ranking, the markdown leaderboard and its bar chart."""
+"""Tests for pipeline.decisions.report: ranking, the markdown leaderboard and its bar chart."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import report
-from pipeline.report import ResultEntry
+from pipeline.decisions import report
+from pipeline.decisions.report import ResultEntry
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -133,7 +133,7 @@ def test_markdown_links_the_mlflow_run():
 
 
 def test_markdown_links_each_datasets_mlflow_runs_in_the_training_view():
-    from pipeline.mlflow_ui import experiment_link
+    from pipeline.tracking.ui_links import experiment_link
 
     record = {"experiment_id": "3", "url": "http://mlflow:5000/#/experiments/3/runs/abc?workflowType=x"}
     local = experiment_link({"experiment_id": "4", "url": None})

@@ -1,4 +1,4 @@
-"""`make retrain` (python -m pipeline.retrain): pull -> repro -> gate -> push against a directory remote.
+"""`make retrain` (python -m pipeline.workflow.retrain): pull, repro, gate, push against a directory remote.
 
 The e2e tests follow the README's "Scheduled retraining in CI" on a shrunken copy of the project: a DVC
 remote committed in .dvc/config, MLFLOW_TRACKING_URI from the environment, `--require-mlflow` as in
@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import config, retrain
+from pipeline import config
+from pipeline.workflow import retrain
 from tests.conftest import ROOT, make_project, run, shrink_params, subprocess_env
 
 TRAINING = {"train@iris-logreg", "train@iris-dnn", "train@sunspots-ridge"}
@@ -42,7 +43,10 @@ def remote_files(remote: Path) -> dict[str, float]:
 
 def retrain_in(project: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     return run(
-        [sys.executable, "-m", "pipeline.retrain", "--require-mlflow", *args], project, check=False, env=env
+        [sys.executable, "-m", "pipeline.workflow.retrain", "--require-mlflow", *args],
+        project,
+        check=False,
+        env=env,
     )
 
 
@@ -52,7 +56,7 @@ def output(result: subprocess.CompletedProcess) -> str:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> dict:
-    """A project copy with a committed directory remote, after one `python -m pipeline.retrain`."""
+    """A project copy with a committed directory remote, after one `python -m pipeline.workflow.retrain`."""
     base = tmp_path_factory.mktemp("retrain")
     remote = base / "remote"
     remote.mkdir()
@@ -191,4 +195,4 @@ def test_make_retrain_calls_the_module_with_its_arguments():
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert "python -m pipeline.retrain --no-push train@iris-dnn" in result.stdout.splitlines()
+    assert "python -m pipeline.workflow.retrain --no-push train@iris-dnn" in result.stdout.splitlines()

@@ -3,7 +3,7 @@ code, download schemes, and secrets in the tracking URI."""
 
 from __future__ import annotations
 
-import io as bytes_io
+import io
 import json
 import logging
 import os
@@ -16,10 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import archives, config, io, models, tracking
+from pipeline import config
 from pipeline.config import CsvSource, Experiment
-from pipeline.datasets import download, sources
-from pipeline.errors import PipelineError
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
+from pipeline.datasets import archives, download, sources
+from pipeline.models import persistence
+from pipeline.tracking import runs
 
 GOOD = {"data/a.txt": b"alpha\n", "data/nested/b.bin": bytes(range(256)), "top.txt": b"top\n"}
 
@@ -40,7 +43,7 @@ def tar_member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"evil\n"
     info.type = kind
     info.linkname = link
     info.size = len(data) if kind == tarfile.REGTYPE else 0
-    return info, (bytes_io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    return info, (io.BytesIO(data) if kind == tarfile.REGTYPE else None)
 
 
 def write_tar(path: Path, bad: tuple | None = None, mode: str = "w") -> Path:
@@ -187,32 +190,32 @@ def test_pickled_object_array_is_refused_and_never_run(tmp_path: Path) -> None:
     path = tmp_path / "train.npz"
     np.savez(path, x=np.array([_Payload(marker)], dtype=object), y=np.arange(3))
     with pytest.raises(PipelineError, match="pickled Python objects; refusing"):
-        io.load_arrays(path)
+        storage.load_arrays(path)
     assert not marker.exists()
 
     raw_pickle = tmp_path / "data.npz"  # a bare pickle under an .npz name
     raw_pickle.write_bytes(__import__("pickle").dumps(_Payload(marker)))
     with pytest.raises(PipelineError, match="pickled"):
-        io.load_arrays(raw_pickle)
+        storage.load_arrays(raw_pickle)
     assert not marker.exists()
 
     with pytest.raises(TypeError, match="dtype object"):  # and the pipeline never writes one
-        io.save_arrays(tmp_path / "out.npz", {"x": np.array([{"a": 1}], dtype=object)})
+        storage.save_arrays(tmp_path / "out.npz", {"x": np.array([{"a": 1}], dtype=object)})
     assert not (tmp_path / "out.npz").exists()
 
 
 def test_truncated_or_corrupt_npz_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "train.npz"
-    io.save_arrays(path, {"x": np.random.default_rng(0).normal(size=(500, 20))})
+    storage.save_arrays(path, {"x": np.random.default_rng(0).normal(size=(500, 20))})
     payload = path.read_bytes()
     path.write_bytes(payload[: len(payload) // 2])
     with pytest.raises(PipelineError, match="not a readable .npz file"):
-        io.load_arrays(path)
+        storage.load_arrays(path)
     flipped = bytearray(payload)
     flipped[len(payload) // 2] ^= 0xFF
     path.write_bytes(bytes(flipped))
     with pytest.raises(PipelineError, match="not a readable .npz file.*CRC"):
-        io.load_arrays(path)
+        storage.load_arrays(path)
 
 
 # --- models: skops trusts only our types, Keras loads in safe mode -----------------------------
@@ -242,7 +245,7 @@ def test_skops_file_with_an_untrusted_builtin_is_refused(tmp_path: Path) -> None
 
     skops.io.dump(Pipeline([("step", FunctionTransformer(eval))]), tmp_path / "model.skops")
     with pytest.raises(PipelineError, match="builtins.eval.*refusing to load"):
-        models.load(tmp_path)
+        persistence.load(tmp_path)
 
 
 def test_skops_file_with_a_foreign_type_is_refused_without_running_it(tmp_path: Path) -> None:
@@ -252,7 +255,7 @@ def test_skops_file_with_a_foreign_type_is_refused_without_running_it(tmp_path: 
     marker = tmp_path / "foreign-ran"
     skops.io.dump(Pipeline([("step", Foreign(str(marker)))]), tmp_path / "model.skops")
     with pytest.raises(PipelineError, match=r"test_security\.Foreign.*refusing to load"):
-        models.load(tmp_path)
+        persistence.load(tmp_path)
     assert not marker.exists()
 
 
@@ -263,20 +266,20 @@ def test_a_project_function_outside_the_trust_list_is_refused_locally_and_not_tr
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    model = Pipeline([("step", FunctionTransformer(io.write_json))])  # pipeline.*, not a model step
+    model = Pipeline([("step", FunctionTransformer(storage.write_json))])  # pipeline.*, not a model step
     skops.io.dump(model, tmp_path / "model.skops")
-    with pytest.raises(PipelineError, match=r"pipeline\.io\.write_json.*refusing to load"):
-        models.load(tmp_path)
-    logged = tracking._sklearn_serialization(model)
-    assert "pipeline.io.write_json" not in logged.get("skops_trusted_types", [])
+    with pytest.raises(PipelineError, match=r"pipeline\.core\.storage\.write_json.*refusing to load"):
+        persistence.load(tmp_path)
+    logged = runs._sklearn_serialization(model)
+    assert "pipeline.core.storage.write_json" not in logged.get("skops_trusted_types", [])
 
 
 def test_keras_model_with_a_lambda_layer_is_refused(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
     model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2)])
-    model.save(tmp_path / models.KERAS_FILE)
+    model.save(tmp_path / persistence.KERAS_FILE)
     with pytest.raises(PipelineError, match="(?i)cannot be loaded safely.*lambda"):
-        models.load(tmp_path)
+        persistence.load(tmp_path)
 
 
 # --- downloads: only http(s) and files ------------------------------------------------------------
@@ -349,11 +352,11 @@ def test_tracking_password_is_masked_in_tags_record_and_log(monkeypatch, caplog)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
 
-    tags = tracking._run_tags(tiny_experiment(), "train@toy-logreg", uri)  # what a new run is tagged with
+    tags = runs._run_tags(tiny_experiment(), "train@toy-logreg", uri)  # what a new run is tagged with
     assert tags["tracking.uri"] == f"http://alice:***@127.0.0.1:{port}"
     assert "s3cret" not in json.dumps(tags)
 
-    with caplog.at_level(logging.WARNING), tracking.run(tiny_experiment(), stage="train") as run:
+    with caplog.at_level(logging.WARNING), runs.run(tiny_experiment(), stage="train") as run:
         run.log_params({"seed": 0, "uri_in_a_param": "none"})
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and f"alice:***@127.0.0.1:{port}" in warnings[0]
@@ -361,7 +364,7 @@ def test_tracking_password_is_masked_in_tags_record_and_log(monkeypatch, caplog)
 
     with (
         pytest.raises(PipelineError) as required,
-        tracking.run(tiny_experiment(required=True), stage="train"),
+        runs.run(tiny_experiment(required=True), stage="train"),
     ):
         pass
     assert "alice:***@" in str(required.value) and "s3cret" not in str(required.value)

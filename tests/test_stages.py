@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import io, models
+from pipeline.core import storage
 from pipeline.datasets import processed
+from pipeline.models import persistence, prediction
 from stages import download, evaluate, preprocess, train
 from tests.conftest import ROOT
 
@@ -40,7 +41,7 @@ def test_train_and_evaluate_log_one_complete_run_over_http(project, mlflow_serve
     train.main(["iris-dnn"])
     evaluate.main(["iris-dnn"])
 
-    record = io.read_json(project / "results" / "iris-dnn" / "run.json")
+    record = storage.read_json(project / "results" / "iris-dnn" / "run.json")
     assert record["status"] == "logged"
     client = mlflow.MlflowClient(tracking_uri=mlflow_server)
     logged = client.get_run(record["run_id"])
@@ -50,14 +51,16 @@ def test_train_and_evaluate_log_one_complete_run_over_http(project, mlflow_serve
     assert logged.data.tags["dvc.stages"] == "train@iris-dnn,evaluate@iris-dnn"
     history = sorted(client.get_metric_history(record["run_id"], "val_loss"), key=lambda p: p.step)
     assert [point.step for point in history] == list(range(1, EPOCHS + 1))
-    metrics = io.read_json(project / "results" / "iris-dnn" / "metrics.json")
+    metrics = storage.read_json(project / "results" / "iris-dnn" / "metrics.json")
     assert logged.data.metrics["test_accuracy"] == pytest.approx(metrics["test"]["accuracy"])
 
     data = processed.load(project / "data" / "processed" / "iris")
-    saved = models.load(project / "models" / "iris-dnn")
+    saved = persistence.load(project / "models" / "iris-dnn")
     served = mlflow.pyfunc.load_model(f"runs:/{record['run_id']}/model")
     np.testing.assert_allclose(
-        np.asarray(served.predict(data.test.x)), models.predict(saved, data.test.x, data.schema), rtol=1e-5
+        np.asarray(served.predict(data.test.x)),
+        prediction.predict(saved, data.test.x, data.schema),
+        rtol=1e-5,
     )
 
 
@@ -68,6 +71,6 @@ def test_same_seed_same_metrics(project, monkeypatch, tmp_path_factory):
         shutil.rmtree(project / "results", ignore_errors=True)
         train.main(["iris-dnn"])
         evaluate.main(["iris-dnn"])
-        outcomes.append(io.read_json(project / "results" / "iris-dnn" / "metrics.json"))
+        outcomes.append(storage.read_json(project / "results" / "iris-dnn" / "metrics.json"))
     for split in ("train", "val", "test"):
         assert outcomes[0][split] == outcomes[1][split]

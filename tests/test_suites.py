@@ -68,7 +68,7 @@ def test_the_root_project_sees_only_the_default_pipeline_and_a_suite_only_its_ow
     suite_params = load(ROOT / "fashion" / "params.yaml")
     with Repo(str(ROOT / "fashion")) as suite:
         names = {stage.name for stage in suite.index.stages}
-        pycache = ROOT / "fashion" / "pipeline" / "keras_backend" / "__pycache__"
+        pycache = ROOT / "fashion" / "pipeline" / "backends" / "keras" / "__pycache__"
         assert suite.dvcignore.is_ignored_dir(str(pycache)), "bytecode would count as a code change"
     assert names >= {f"train@{name}" for name in suite_params["experiments"]}
 
@@ -88,7 +88,7 @@ def test_every_dependency_is_a_project_file_or_written_by_a_stage(pipeline):
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
 
-    from pipeline import fingerprints
+    from pipeline.workflow import fingerprints
 
     with Repo(str(pipeline.parent)) as repo:
         stages = list(repo.index.stages)

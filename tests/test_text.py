@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from pipeline import evaluation, generation, models, training
 from pipeline.config import Conv1dModel, Experiment, LstmModel, TextEncoding, TextSource, TfidfModel, Train
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import processed, sources, vocabulary
 from pipeline.datasets.preprocess import preprocess
-from pipeline.errors import PipelineError
+from pipeline.evaluation import generation, scores
+from pipeline.models import building, persistence, prediction, training
 
 TOPICS = {
     "food": "pizza pasta bread cheese soup salad apple cake",
@@ -212,13 +213,15 @@ def experiment_for(model_cfg, backend: str, epochs: int = 8) -> Experiment:
 )
 def test_tfidf_baselines_learn_topics_and_survive_save_and_load(topics, tmp_path, model_cfg):
     result = training.fit(experiment_for(model_cfg, "sklearn"), topics)
-    accuracy = (models.predict(result.model, topics.test.x, topics.schema).argmax(1) == topics.test.y).mean()
+    accuracy = (
+        prediction.predict(result.model, topics.test.x, topics.schema).argmax(1) == topics.test.y
+    ).mean()
     assert accuracy > 0.9
-    models.save(result.model, tmp_path / "model", result.hyperparameters)
-    loaded = models.load(tmp_path / "model")  # skops: only trusted types, our ids_to_text included
+    persistence.save(result.model, tmp_path / "model", result.hyperparameters)
+    loaded = persistence.load(tmp_path / "model")  # skops: only trusted types, our ids_to_text included
     np.testing.assert_array_equal(
-        models.predict(loaded, topics.test.x, topics.schema),
-        models.predict(result.model, topics.test.x, topics.schema),
+        prediction.predict(loaded, topics.test.x, topics.schema),
+        prediction.predict(result.model, topics.test.x, topics.schema),
     )
 
 
@@ -234,7 +237,9 @@ def test_tfidf_baselines_learn_topics_and_survive_save_and_load(topics, tmp_path
 def test_keras_text_models_learn_topics(topics, model_cfg):
     result = training.fit(experiment_for(model_cfg, "keras", epochs=15), topics)
     assert result.model.inputs[0].dtype == "int32"
-    accuracy = (models.predict(result.model, topics.test.x, topics.schema).argmax(1) == topics.test.y).mean()
+    accuracy = (
+        prediction.predict(result.model, topics.test.x, topics.schema).argmax(1) == topics.test.y
+    ).mean()
     assert accuracy > 2 / 3  # chance is 1/3
 
 
@@ -242,9 +247,9 @@ def test_text_only_families_refuse_other_layouts(topics):
     from tests.conftest import make_data
 
     with pytest.raises(PipelineError, match="conv1d needs text data"):
-        models.check_compatible(Conv1dModel(family="conv1d"), make_data().schema, name="c")
+        building.check_compatible(Conv1dModel(family="conv1d"), make_data().schema, name="c")
     with pytest.raises(PipelineError, match="tfidf needs text data"):
-        models.check_compatible(TfidfModel(family="tfidf"), make_data().schema, name="t")
+        building.check_compatible(TfidfModel(family="tfidf"), make_data().schema, name="t")
 
 
 # --- generation and language-model metrics -------------------------------------------------
@@ -268,22 +273,22 @@ def characters(tmp_path_factory):
 def test_lstm_language_model_learns_every_step_and_predicts_the_next_character(characters, tmp_path):
     model_cfg = LstmModel(family="lstm", embedding_dim=8, units=[32])
     schema = characters.schema
-    assert models.trains_every_step(model_cfg, schema)
-    assert models.build(model_cfg, schema, seed=0).output.shape == (None, 12, schema.n_classes)
+    assert building.trains_every_step(model_cfg, schema)
+    assert building.build(model_cfg, schema, seed=0).output.shape == (None, 12, schema.n_classes)
     result = training.fit(experiment_for(model_cfg, "keras", epochs=6), characters)
     assert result.history[-1]["accuracy"] > 0.4  # over every position; the commonest character is 0.17
-    models.save(result.model, tmp_path / "model", result.hyperparameters)
-    predicted = models.predict(models.load(tmp_path / "model"), characters.test.x, schema)
+    persistence.save(result.model, tmp_path / "model", result.hyperparameters)
+    predicted = prediction.predict(persistence.load(tmp_path / "model"), characters.test.x, schema)
     assert predicted.shape == (len(characters.test.x), schema.n_classes)  # the next character only
     np.testing.assert_allclose(predicted.sum(1), 1.0, rtol=1e-5)
-    unigram = evaluation.unigram_bits_per_char(characters.train.y, characters.test.y, schema.n_classes)
-    assert evaluation.language_model_metrics(characters.test.y, predicted)["bits_per_char"] < unigram
+    unigram = scores.unigram_bits_per_char(characters.train.y, characters.test.y, schema.n_classes)
+    assert scores.language_model_metrics(characters.test.y, predicted)["bits_per_char"] < unigram
 
 
 def test_a_language_model_refuses_to_read_backwards(characters):
     backwards = LstmModel(family="lstm", bidirectional=True)
     with pytest.raises(PipelineError, match="reads left to right"):
-        models.check_compatible(backwards, characters.schema, name="char_lstm")
+        building.check_compatible(backwards, characters.schema, name="char_lstm")
 
 
 def test_temperature_sharpens_or_flattens_without_reordering():
@@ -307,7 +312,7 @@ def test_generation_never_draws_padding_or_unknown_and_is_seeded():
 def test_language_model_metrics_are_in_bits_and_the_unigram_baseline_ignores_context():
     y = np.array([2, 3, 2, 2])
     uniform = np.full((4, 4), 0.25)
-    metrics = evaluation.language_model_metrics(y, uniform)
+    metrics = scores.language_model_metrics(y, uniform)
     assert metrics["bits_per_char"] == pytest.approx(2.0) and metrics["perplexity"] == pytest.approx(4.0)
     train_y = np.array([2] * 98 + [3] * 2)  # add-one smoothing over 4 ids: p(2) = 99/104
-    assert evaluation.unigram_bits_per_char(train_y, np.array([2]), 4) == pytest.approx(-math.log2(99 / 104))
+    assert scores.unigram_bits_per_char(train_y, np.array([2]), 4) == pytest.approx(-math.log2(99 / 104))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import io
+from pipeline.core import storage
 from tests.conftest import make_project, run, shrink_params
 from tests.test_text import write_fortunes
 
@@ -34,10 +34,10 @@ def project(tmp_path_factory) -> Path:
 
 def test_text_experiments_write_metrics_samples_and_leaderboard_rows(project):
     for name in EXPERIMENTS:
-        metrics = io.read_json(project / "results" / name / "metrics.json")
+        metrics = storage.read_json(project / "results" / name / "metrics.json")
         assert set(metrics) >= {"train", "val", "test", "model_size_bytes"}
         assert (project / "results" / name / "samples.txt").read_text().strip()
-    language_model = io.read_json(project / "results" / "fortunes-charlstm" / "metrics.json")["test"]
+    language_model = storage.read_json(project / "results" / "fortunes-charlstm" / "metrics.json")["test"]
     assert {"bits_per_char", "perplexity", "unigram_bits_per_char"} <= set(language_model)
     samples = (project / "results" / "fortunes-charlstm" / "samples.txt").read_text()
     assert samples.count("--- temperature") == 3
@@ -45,7 +45,7 @@ def test_text_experiments_write_metrics_samples_and_leaderboard_rows(project):
     assert "true " in bow_samples and "predicted " in bow_samples
     leaderboard = (project / "reports" / "leaderboard.md").read_text()
     assert "fortunes_chars" in leaderboard and "bits_per_char" in leaderboard
-    promotion = io.read_json(project / "reports" / "promotion.json")
+    promotion = storage.read_json(project / "reports" / "promotion.json")
     assert promotion["fortunes_chars"]["experiment"] == "fortunes-charlstm"
     assert (project / "data" / "processed" / "fortunes" / "vocabulary.json").exists()
 

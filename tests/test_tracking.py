@@ -21,10 +21,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from pipeline import tracking
+from pipeline.backends.sklearn.baselines import flatten
 from pipeline.config import Experiment, Mlflow, Train
-from pipeline.errors import PipelineError
-from pipeline.sklearn_backend.baselines import flatten
+from pipeline.core.errors import PipelineError
+from pipeline.tracking import runs
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +83,7 @@ def test_run_logs_everything_and_evaluate_resumes_it(sqlite_uri: str) -> None:
     experiment = make_experiment()
     history = [{"epoch": epoch, "loss": 1.0 / epoch, "val_loss": 1.5 / epoch} for epoch in (1, 2, 3)]
 
-    with tracking.run(experiment, stage="train") as run:
+    with runs.run(experiment, stage="train") as run:
         run.log_params({"model": {"estimator": "logistic_regression", "hidden": [1, 2]}, "seed": 0})
         run.log_history(history)
         run.log_model(model, flavor="sklearn", input_example=x[:5])
@@ -93,7 +93,7 @@ def test_run_logs_everything_and_evaluate_resumes_it(sqlite_uri: str) -> None:
     assert record["experiment_name"] == "test-toy"
     assert record["tracking_uri"] == sqlite_uri and record["error"] is None
 
-    with tracking.run(experiment, stage="evaluate", run_id=record["run_id"]) as resumed:
+    with runs.run(experiment, stage="evaluate", run_id=record["run_id"]) as resumed:
         resumed.log_metrics({"test": {"accuracy": 0.9, "f1 (macro)": 0.7}, "val": {"accuracy": 0.8}})
     assert resumed.record()["run_id"] == record["run_id"]
 
@@ -138,7 +138,7 @@ def test_run_fails_on_exception_and_tags_the_dvc_experiment(
 ) -> None:
     monkeypatch.setenv("DVC_EXP_NAME", "sweep-point-1")
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "0123abcd")
-    with pytest.raises(RuntimeError, match="boom"), tracking.run(make_experiment(), stage="train") as run:
+    with pytest.raises(RuntimeError, match="boom"), runs.run(make_experiment(), stage="train") as run:
         raise RuntimeError("boom")
     logged = client_for(sqlite_uri).get_run(run.run_id)
     assert logged.info.status == "FAILED"
@@ -149,10 +149,10 @@ def test_run_fails_on_exception_and_tags_the_dvc_experiment(
 def test_a_run_lasts_the_work_of_its_stages_not_the_wait_between_them(sqlite_uri: str) -> None:
     """train@ ends its run; evaluate@ runs at the end of the DAG: the gap is not part of the duration."""
     experiment = make_experiment()
-    with tracking.run(experiment, stage="train") as run:
+    with runs.run(experiment, stage="train") as run:
         time.sleep(0.3)
     time.sleep(3)  # the rest of the DAG
-    with tracking.run(experiment, stage="evaluate", run_id=run.run_id):
+    with runs.run(experiment, stage="evaluate", run_id=run.run_id):
         time.sleep(0.3)
     info = client_for(sqlite_uri).get_run(run.run_id).info
     assert info.status == "FINISHED"
@@ -162,7 +162,7 @@ def test_a_run_lasts_the_work_of_its_stages_not_the_wait_between_them(sqlite_uri
 def test_the_log_names_a_link_that_opens_the_training_view(sqlite_uri: str, caplog) -> None:
     with (
         caplog.at_level(logging.INFO, logger="pipeline.tracking"),
-        tracking.run(make_experiment(), stage="train") as run,
+        runs.run(make_experiment(), stage="train") as run,
     ):
         pass
     (line,) = [r.getMessage() for r in caplog.records if run.run_id in r.getMessage()]
@@ -175,9 +175,9 @@ def test_a_run_whose_stage_was_sigkilled_is_marked_killed_by_the_next_stage(sqli
     script = textwrap.dedent(
         """
         import os, signal
-        from pipeline import tracking
+        from pipeline.tracking import runs
         from tests.test_tracking import make_experiment
-        with tracking.run(make_experiment(), stage="train") as run:
+        with runs.run(make_experiment(), stage="train") as run:
             print(run.run_id, flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
         """
@@ -188,7 +188,7 @@ def test_a_run_whose_stage_was_sigkilled_is_marked_killed_by_the_next_stage(sqli
     run_id = killed.stdout.split()[0]
     client = client_for(sqlite_uri)
     assert client.get_run(run_id).info.status == "RUNNING"
-    with tracking.run(make_experiment(), stage="train"):
+    with runs.run(make_experiment(), stage="train"):
         pass
     assert client.get_run(run_id).info.status == "KILLED"
 
@@ -213,7 +213,7 @@ def test_a_sweep_points_run_is_named_after_the_point_and_its_changed_params(
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", baseline.stdout.strip())
 
     experiment = config.experiment(config.load(), "digits-logreg")
-    with tracking.run(experiment, stage="train@digits-logreg") as run:
+    with runs.run(experiment, stage="train@digits-logreg") as run:
         pass
     logged = client_for(sqlite_uri).get_run(run.run_id)
     assert logged.info.run_name == "digits-logreg fazed-bump C=10.0"
@@ -223,19 +223,19 @@ def test_a_sweep_points_run_is_named_after_the_point_and_its_changed_params(
 def test_a_failure_during_the_run_warns_and_the_stage_goes_on(
     sqlite_uri: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with tracking.run(make_experiment(), stage="train") as run:
+    with runs.run(make_experiment(), stage="train") as run:
         run.log_params({"seed": 0})
     with caplog.at_level(logging.WARNING, logger="pipeline.tracking"):
-        with tracking.run(make_experiment(), stage="evaluate", run_id=run.run_id) as resumed:
+        with runs.run(make_experiment(), stage="evaluate", run_id=run.run_id) as resumed:
             resumed.log_params({"seed": 1})  # MLflow refuses to change a logged param
             resumed.log_metrics({"accuracy": 1.0})  # now a no-op
         assert resumed.record()["status"] == "unavailable" and "log_params" in resumed.record()["error"]
-    assert len([r for r in caplog.records if r.name == "pipeline.tracking"]) == 1
+    assert len([r for r in caplog.records if r.name.startswith("pipeline.tracking")]) == 1
 
     strict_experiment = make_experiment(required=True)  # a required tracker stops the stage
     with (
         pytest.raises(PipelineError, match="log_params failed"),
-        tracking.run(strict_experiment, stage="evaluate", run_id=run.run_id) as strict,
+        runs.run(strict_experiment, stage="evaluate", run_id=run.run_id) as strict,
     ):
         strict.log_params({"seed": 2})
 
@@ -248,7 +248,7 @@ WORKER = textwrap.dedent(
     from pathlib import Path
     import mlflow.store.tracking.sqlalchemy_store  # imports done before the barrier: race the store
     import mlflow.store.model_registry.sqlalchemy_store
-    from pipeline import tracking
+    from pipeline.tracking import runs
     from pipeline.config import Experiment, Mlflow, Train
 
     index, n, barrier = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
@@ -262,7 +262,7 @@ WORKER = textwrap.dedent(
     (barrier / f"ready-{index}").touch()
     while len(list(barrier.glob("ready-*"))) < n:
         time.sleep(0.005)
-    with tracking.run(experiment, stage="train") as run:
+    with runs.run(experiment, stage="train") as run:
         run.log_metrics({"index": index})
     print(json.dumps(run.record()))
     """
@@ -308,7 +308,7 @@ def test_a_down_server_is_detected_in_seconds(monkeypatch: pytest.MonkeyPatch, c
     start = time.perf_counter()
     with (
         caplog.at_level(logging.WARNING, logger="pipeline.tracking"),
-        tracking.run(make_experiment(), stage="train") as run,
+        runs.run(make_experiment(), stage="train") as run,
     ):
         run.log_params({"seed": 0})
         run.log_history([{"epoch": 1, "loss": 0.5}])
@@ -319,12 +319,12 @@ def test_a_down_server_is_detected_in_seconds(monkeypatch: pytest.MonkeyPatch, c
     record = run.record()
     assert record["status"] == "unavailable" and record["run_id"] is None and record["error"]
     assert record["tracking_uri"] == masked and "s3cret" not in json.dumps(record)
-    warnings = [r.getMessage() for r in caplog.records if r.name == "pipeline.tracking"]
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("pipeline.tracking")]
     assert len(warnings) == 1 and masked in warnings[0] and "s3cret" not in warnings[0]
 
     with (
         pytest.raises(PipelineError, match=r"mlflow\.required: false") as raised,
-        tracking.run(make_experiment(required=True), stage="train"),
+        runs.run(make_experiment(required=True), stage="train"),
     ):
         pass
     assert masked in str(raised.value) and "s3cret" not in str(raised.value)
@@ -336,7 +336,7 @@ def test_a_server_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) 
         silent.listen(8)
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{silent.getsockname()[1]}")
         start = time.perf_counter()
-        with tracking.run(make_experiment(timeout_seconds=1.0), stage="train") as run:
+        with runs.run(make_experiment(timeout_seconds=1.0), stage="train") as run:
             pass
         assert time.perf_counter() - start < 6
     assert run.record()["status"] == "unavailable"
@@ -367,7 +367,7 @@ def test_keras_run_over_http(mlflow_server: str, monkeypatch: pytest.MonkeyPatch
         {"epoch": epoch + 1, **{key: values[epoch] for key, values in fitted.items()}} for epoch in range(2)
     ]
 
-    with tracking.run(make_experiment("toy-dnn", family="dnn"), stage="train") as run:
+    with runs.run(make_experiment("toy-dnn", family="dnn"), stage="train") as run:
         run.log_params({"model": {"family": "dnn", "hidden_units": [8]}})
         run.log_history(rows)
         run.log_model(model, flavor="keras", input_example=x[:4])
@@ -404,7 +404,7 @@ def test_keras_run_over_http(mlflow_server: str, monkeypatch: pytest.MonkeyPatch
     ],
 )
 def test_mask_uri_hides_passwords(uri: str, masked: str) -> None:
-    assert tracking.mask_uri(uri) == masked
+    assert runs.mask_uri(uri) == masked
 
 
 def test_tracking_uri_honours_env_dvc_root_and_the_repository(
@@ -412,16 +412,16 @@ def test_tracking_uri_honours_env_dvc_root_and_the_repository(
 ) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("DVC_ROOT", str(tmp_path / "workspace"))
-    assert tracking.tracking_uri() == f"sqlite:///{(tmp_path / 'workspace').resolve()}/mlflow.db"
+    assert runs.tracking_uri() == f"sqlite:///{(tmp_path / 'workspace').resolve()}/mlflow.db"
 
     monkeypatch.delenv("DVC_ROOT")
     (tmp_path / "repo" / ".dvc").mkdir(parents=True)
     (tmp_path / "repo" / "stages").mkdir()
     monkeypatch.chdir(tmp_path / "repo" / "stages")
-    assert tracking.tracking_uri() == f"sqlite:///{(tmp_path / 'repo').resolve()}/mlflow.db"
+    assert runs.tracking_uri() == f"sqlite:///{(tmp_path / 'repo').resolve()}/mlflow.db"
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert tracking.tracking_uri() == "http://127.0.0.1:5000"
+    assert runs.tracking_uri() == "http://127.0.0.1:5000"
 
 
 def test_importing_tracking_does_not_import_mlflow() -> None:

@@ -1,4 +1,4 @@
-"""pipeline.training: real fits on tiny data (scikit-learn and Keras), seeds, schedules and resume."""
+"""pipeline.models.training: real fits on tiny data (scikit-learn and Keras), seeds, schedules and resume."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import models, training
 from pipeline.config import (
     KERAS_FAMILIES,
     CnnModel,
@@ -24,7 +23,8 @@ from pipeline.config import (
     SklearnSource,
     Train,
 )
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
+from pipeline.models import persistence, prediction, training
 from tests.conftest import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def test_sklearn_fit_result():
         "model": {"family": "sklearn", "estimator": "ridge", "hyperparameters": {}, "features": None},
         "seed": 0,
     }
-    assert models.predict(result.model, data.test.x, data.schema).shape == (16,)
+    assert prediction.predict(result.model, data.test.x, data.schema).shape == (16,)
 
 
 def test_sklearn_fit_uses_the_experiments_n_jobs():
@@ -83,7 +83,7 @@ def test_face_completion_fits_on_halves():
     data = make_data()
     model_cfg = FaceCompletionModel(family="face_completion", estimator="ridge_cv")
     result = training.fit(make_experiment(model_cfg), data)
-    assert models.predict(result.model, data.test.x, data.schema).shape == data.test.x.shape
+    assert prediction.predict(result.model, data.test.x, data.schema).shape == data.test.x.shape
 
 
 def test_incompatible_pair_fails_before_training():
@@ -113,8 +113,8 @@ def test_same_seed_gives_identical_predictions():
     model_cfg = CnnModel(family="cnn", filters=[4], dense_units=[8], dropout_rate=0.2)
     first, second = (training.fit(make_experiment(model_cfg, epochs=2), data) for _ in range(2))
     np.testing.assert_array_equal(
-        models.predict(first.model, data.test.x, data.schema),
-        models.predict(second.model, data.test.x, data.schema),
+        prediction.predict(first.model, data.test.x, data.schema),
+        prediction.predict(second.model, data.test.x, data.schema),
     )
     assert first.history == second.history
 
@@ -132,10 +132,10 @@ def test_regression_with_cosine_schedule_and_sgd(tmp_path):
     assert {"rmse", "mae", "val_rmse", "val_mae"} <= set(result.history[0])
     assert result.history[1]["lr"] < result.history[0]["lr"] < 0.01
     # the compiled model, schedule included, loads back in safe mode
-    models.save(result.model, tmp_path, result.hyperparameters)
+    persistence.save(result.model, tmp_path, result.hyperparameters)
     np.testing.assert_array_equal(
-        models.predict(models.load(tmp_path), data.test.x, data.schema),
-        models.predict(result.model, data.test.x, data.schema),
+        prediction.predict(persistence.load(tmp_path), data.test.x, data.schema),
+        prediction.predict(result.model, data.test.x, data.schema),
     )
 
 

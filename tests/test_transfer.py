@@ -8,12 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from pipeline import io, models, training
+from pipeline.backends.keras import fit, transfer
 from pipeline.config import Experiment, Mlflow, PretrainedWeights, SklearnSource, Train, TransferModel
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets.download import ChecksumError
 from pipeline.datasets.processed import ProcessedData, Schema, Split
-from pipeline.errors import PipelineError
-from pipeline.keras_backend import fit, transfer
+from pipeline.models import building, persistence, prediction, training
 from tests.conftest import make_data
 from tests.test_training import Interrupted, interrupt_after_epoch
 
@@ -69,11 +70,11 @@ def test_two_phases_train_into_one_history_and_the_model_loads_safely(tmp_path):
         type(layer).__name__ != "BatchNormalization" for layer in top
     ]
     assert not any(layer.trainable for layer in backbone.layers[:-6])
-    models.save(result.model, tmp_path, result.hyperparameters)
-    loaded = models.load(tmp_path)  # in safe mode: no Lambda layers
+    persistence.save(result.model, tmp_path, result.hyperparameters)
+    loaded = persistence.load(tmp_path)  # in safe mode: no Lambda layers
     for saved, trained in zip(loaded.weights, result.model.weights, strict=True):
         np.testing.assert_array_equal(saved.numpy(), trained.numpy())
-    probabilities = models.predict(loaded, data.test.x, data.schema)
+    probabilities = prediction.predict(loaded, data.test.x, data.schema)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
@@ -82,7 +83,7 @@ def test_a_run_killed_while_fine_tuning_resumes_there(tmp_path):
     model_cfg = TransferModel(**TINY, fine_tune_layers=6, fine_tune_epochs=2)
     phases = fit._phases(experiment(model_cfg, 3), tmp_path)
     assert [(phase.initial_epoch, phase.epochs) for phase in phases] == [(0, 3), (3, 5)]
-    io.write_json(tmp_path / "keras-fine-tune" / "training_metadata.json", {"epoch": 4, "batch": -1})
+    storage.write_json(tmp_path / "keras-fine-tune" / "training_metadata.json", {"epoch": 4, "batch": -1})
     (resumed,) = fit._phases(experiment(model_cfg, 3), tmp_path)
     assert (resumed.initial_epoch, resumed.epochs, resumed.fine_tune_layers) == (3, 5, 6)
     assert resumed.train.optimizer.learning_rate == model_cfg.fine_tune_learning_rate
@@ -112,7 +113,7 @@ def save_backbone_weights(path, seed: int = 1):
         input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None, name=transfer.BACKBONE
     )
     backbone.save_weights(path)
-    return io.sha256_file(path), keras.ops.convert_to_numpy(backbone.weights[0])
+    return storage.sha256_file(path), keras.ops.convert_to_numpy(backbone.weights[0])
 
 
 def test_pinned_weights_come_from_the_mirror_into_the_cache(tmp_path, weights_cache):
@@ -123,7 +124,7 @@ def test_pinned_weights_come_from_the_mirror_into_the_cache(tmp_path, weights_ca
         url="http://127.0.0.1:9/nowhere/backbone.weights.h5", sha256=sha256, mirror=str(mirror)
     )
     model_cfg = TransferModel(**TINY, weights=spec)
-    model = models.build(model_cfg, grey_images().schema, seed=0)
+    model = building.build(model_cfg, grey_images().schema, seed=0)
     np.testing.assert_array_equal(model.get_layer(transfer.BACKBONE).weights[0].numpy(), kernel)
     assert (weights_cache / sha256 / "backbone.weights.h5").exists()
     (mirror / "backbone.weights.h5").unlink()  # from now on only the (verified) cached copy is there
@@ -141,9 +142,9 @@ def test_a_wrong_digest_stops_before_any_training(tmp_path, weights_cache):
 def test_a_file_that_is_no_weights_for_the_backbone_is_refused(tmp_path):
     path = tmp_path / "backbone.weights.h5"
     path.write_bytes(b"pinned, but no HDF5 file")
-    spec = PretrainedWeights(url=str(path), sha256=io.sha256_file(path))
+    spec = PretrainedWeights(url=str(path), sha256=storage.sha256_file(path))
     with pytest.raises(PipelineError, match="does not fit the backbone 'backbone'"):
-        models.build(TransferModel(**TINY, weights=spec), grey_images().schema, seed=0)
+        building.build(TransferModel(**TINY, weights=spec), grey_images().schema, seed=0)
 
 
 def test_efficientnet_front_end_applies_keras_correction_for_published_weights():
@@ -175,13 +176,13 @@ def test_settings_are_validated(settings, message):
 )
 def test_transfer_needs_classified_images(task, layout, message):
     with pytest.raises(PipelineError, match=message):
-        models.check_compatible(TransferModel(family="transfer"), make_data(task, layout).schema)
+        building.check_compatible(TransferModel(family="transfer"), make_data(task, layout).schema)
 
 
 def test_transfer_needs_grey_or_rgb_images():
     schema = Schema(dataset="rgba", task="classification", layout="image", input_shape=(8, 8, 4), n_classes=3)
     with pytest.raises(PipelineError, match="grey or RGB images, these have 4 channels"):
-        models.check_compatible(TransferModel(family="transfer"), schema)
+        building.check_compatible(TransferModel(family="transfer"), schema)
 
 
 def test_experiment_json_round_trips():

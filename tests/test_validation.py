@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from pipeline import validation
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
+from pipeline.models import params_check
 from stages import fingerprint as fingerprint_stage
 from tests.conftest import in_process, run
 from tests.test_config import PARAMS_FILES, ROOT
@@ -25,7 +25,7 @@ def write(tmp_path: Path, edit) -> Path:
 
 @pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_committed_params_pass_the_whole_check(path):
-    validation.check(path)
+    params_check.check(path)
 
 
 def hyperparameters(model: str, **values):
@@ -103,7 +103,7 @@ def hyperparameters(model: str, **values):
 )
 def test_what_the_libraries_reject_is_named(tmp_path, edit, message):
     with pytest.raises(PipelineError, match=message):
-        validation.check(write(tmp_path, edit))
+        params_check.check(write(tmp_path, edit))
 
 
 def test_any_other_exception_becomes_one_message():
@@ -111,7 +111,7 @@ def test_any_other_exception_becomes_one_message():
         raise RuntimeError("boom")
 
     with pytest.raises(PipelineError, match=r"^models.sklearn.x: RuntimeError: boom$"):
-        validation._named("models.sklearn.x", explode)
+        params_check._named("models.sklearn.x", explode)
 
 
 def test_the_stage_checks_params_before_writing_and_keeps_its_outputs(tmp_path, monkeypatch):
@@ -130,8 +130,8 @@ def test_the_stage_checks_params_before_writing_and_keeps_its_outputs(tmp_path, 
 PROBE = """
 import sys
 from pathlib import Path
-from pipeline import validation
-validation.check(Path(sys.argv[1]), Path(sys.argv[2]), "keras code")
+from pipeline.models import params_check
+params_check.check(Path(sys.argv[1]), Path(sys.argv[2]), "keras code")
 print("keras" in sys.modules)
 """
 

@@ -28,9 +28,10 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
-from pipeline import archives, io
 from pipeline.config import Mirrored, RemoteFile
-from pipeline.errors import PipelineError
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
+from pipeline.datasets import archives
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ def fetch(
     failures = []
     dest.parent.mkdir(parents=True, exist_ok=True)
     for location in locations:
-        with io.scratch_path(dest.parent, dest.name) as raw:
+        with storage.scratch_path(dest.parent, dest.name) as raw:
             try:
                 _copy_to(location, raw, session)
             except (OSError, requests.RequestException) as err:
@@ -281,7 +282,7 @@ def fetch(
                     f"expected {algorithm} {expected}, got {actual}. Nothing was written; "
                     "fix or remove the mirror copy, or update the pinned hash if the source changed."
                 )
-            with io.atomic_path(dest) as final, final.open("wb") as out:
+            with storage.atomic_path(dest) as final, final.open("wb") as out:
                 opener = gzip.open if compressed else open
                 with opener(raw, "rb") as payload:
                     shutil.copyfileobj(payload, out, CHUNK)

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import DatasetConfig
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import categorical, text_splits
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 from pipeline.datasets.raw import Raw
 from pipeline.datasets.sources import read_raw
-from pipeline.errors import PipelineError
 
 MIN_PER_CLASS = 3  # one sample each for train, val and test
 

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipeline import io
-from pipeline.errors import PipelineError
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 
 SPLITS = ("train", "val", "test")
 Layout = Literal["image", "tabular", "sequence", "text"]
@@ -73,8 +73,16 @@ class ProcessedData:
 def _split_summary(split: Split, schema: Schema) -> dict[str, Any]:
     summary = {
         "n_samples": int(len(split.x)),
-        "x": {"shape": list(split.x.shape), "dtype": split.x.dtype.str, "sha256": io.sha256_array(split.x)},
-        "y": {"shape": list(split.y.shape), "dtype": split.y.dtype.str, "sha256": io.sha256_array(split.y)},
+        "x": {
+            "shape": list(split.x.shape),
+            "dtype": split.x.dtype.str,
+            "sha256": storage.sha256_array(split.x),
+        },
+        "y": {
+            "shape": list(split.y.shape),
+            "dtype": split.y.dtype.str,
+            "sha256": storage.sha256_array(split.y),
+        },
     }
     if schema.task == "classification":  # a language model's thousands of "classes" are not summarised
         counts = np.bincount(split.y.astype(np.int64), minlength=schema.n_classes or 0)
@@ -100,19 +108,19 @@ def save(out_dir: Path | str, data: ProcessedData) -> None:
         "splits": {},
     }
     if schema.vocabulary is not None:
-        io.write_json(out_dir / VOCABULARY_FILE, list(schema.vocabulary))
+        storage.write_json(out_dir / VOCABULARY_FILE, list(schema.vocabulary))
     for name in SPLITS:
         split = data.split(name)
-        io.save_arrays(out_dir / f"{name}.npz", {"x": split.x, "y": split.y})
+        storage.save_arrays(out_dir / f"{name}.npz", {"x": split.x, "y": split.y})
         document["splits"][name] = _split_summary(split, schema)
-    io.write_json(out_dir / "schema.json", document)
+    storage.write_json(out_dir / "schema.json", document)
 
 
 def load_schema(in_dir: Path | str) -> tuple[Schema, dict[str, Any]]:
     path = Path(in_dir) / "schema.json"
     if not path.exists():
         raise PipelineError(f"{path} not found: run `dvc repro preprocess@{Path(in_dir).name}` first")
-    document = io.read_json(path)
+    document = storage.read_json(path)
     schema = Schema(
         dataset=document["dataset"],
         task=document["task"],
@@ -131,7 +139,7 @@ def load_schema(in_dir: Path | str) -> tuple[Schema, dict[str, Any]]:
 def _load_vocabulary(in_dir: Path, document: dict[str, Any]) -> tuple[str, ...] | None:
     if not document.get("vocabulary_size"):
         return None
-    vocabulary = tuple(io.read_json(in_dir / VOCABULARY_FILE))
+    vocabulary = tuple(storage.read_json(in_dir / VOCABULARY_FILE))
     if len(vocabulary) != document["vocabulary_size"]:
         raise PipelineError(
             f"{in_dir / VOCABULARY_FILE} has {len(vocabulary)} tokens, schema.json says "
@@ -146,12 +154,12 @@ def load(in_dir: Path | str, verify: bool = True) -> ProcessedData:
     schema, document = load_schema(in_dir)
     splits = {}
     for name in SPLITS:
-        arrays = io.load_arrays(in_dir / f"{name}.npz")
+        arrays = storage.load_arrays(in_dir / f"{name}.npz")
         split = Split(x=arrays["x"], y=arrays["y"])
         if verify:
             for key in ("x", "y"):
                 expected = document["splits"][name][key]["sha256"]
-                actual = io.sha256_array(getattr(split, key))
+                actual = storage.sha256_array(getattr(split, key))
                 if actual != expected:
                     raise PipelineError(
                         f"{in_dir / name}.npz array {key!r} does not match schema.json "
@@ -166,4 +174,4 @@ def data_hash(in_dir: Path | str) -> str:
     """One content hash for a processed data set (the hashes of all its arrays)."""
     _, document = load_schema(in_dir)
     parts = [document["splits"][name][key]["sha256"] for name in SPLITS for key in ("x", "y")]
-    return io.sha256_bytes("".join(parts).encode())
+    return storage.sha256_bytes("".join(parts).encode())

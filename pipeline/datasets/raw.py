@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
-from pipeline.errors import PipelineError
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 
 
 @dataclass(frozen=True)
@@ -32,4 +32,4 @@ def read_meta(raw_dir: Path) -> dict:
     path = Path(raw_dir) / "meta.json"
     if not path.exists():
         raise PipelineError(f"{path} not found: run `dvc repro download@{Path(raw_dir).name}` first")
-    return io.read_json(path)
+    return storage.read_json(path)

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pipeline import io
 from pipeline.config import DatasetConfig
-from pipeline.errors import PipelineError
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 
 
 def local_path(cfg: DatasetConfig) -> Path | None:
@@ -48,7 +48,7 @@ def write(out_dir: Path, datasets: Mapping[str, DatasetConfig]) -> None:
         entry.unlink(missing_ok=True)
         path = local_path(cfg)
         if path is None:
-            io.write_text(entry, json.dumps({"source": cfg.source}) + "\n")
+            storage.write_text(entry, json.dumps({"source": cfg.source}) + "\n")
         elif path.exists():
             entry.symlink_to(_link_target(path, out_dir))
         else:

@@ -11,10 +11,10 @@ import numpy as np
 
 from pipeline.config import KerasNpzSource, TextSource
 from pipeline.config import Split as SplitShares
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import vocabulary
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 from pipeline.datasets.raw import Raw
-from pipeline.errors import PipelineError
 
 DOCUMENT_BREAK = "\n\n"  # between documents in a language model's stream
 

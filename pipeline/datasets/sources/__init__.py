@@ -12,8 +12,8 @@ import logging
 from pathlib import Path
 from types import ModuleType
 
-from pipeline import io
 from pipeline.config import DatasetConfig
+from pipeline.core import storage
 from pipeline.datasets.raw import Raw, read_meta
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def kind(cfg: DatasetConfig) -> ModuleType:
 
 def fetch_raw(name: str, cfg: DatasetConfig, out_dir: Path) -> None:
     """Fill `out_dir` with the raw files of data set `name`; all or nothing."""
-    with io.atomic_dir(out_dir) as staging:
+    with storage.atomic_dir(out_dir) as staging:
         kind(cfg).fetch(name, cfg, staging)
     log.info("raw data for %s in %s", name, out_dir)
 

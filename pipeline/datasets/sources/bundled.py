@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
 from pipeline.config import SklearnSource, StatsmodelsSource
+from pipeline.core import storage
 from pipeline.datasets.raw import Raw
 
 _STATSMODELS_COLUMNS = {"sunspots": ("SUNACTIVITY", "YEAR"), "co2": ("co2", None)}
@@ -29,8 +29,8 @@ def _fetch_sklearn(cfg: SklearnSource, out: Path) -> None:
     bunch = getattr(datasets, f"load_{cfg.name}")()
     is_image = cfg.name == "digits"
     x = bunch.images[..., np.newaxis] if is_image else bunch.data
-    io.save_arrays(out / "data.npz", {"x": x.astype(np.float32), "y": bunch.target.astype(np.int64)})
-    io.write_json(
+    storage.save_arrays(out / "data.npz", {"x": x.astype(np.float32), "y": bunch.target.astype(np.int64)})
+    storage.write_json(
         out / "meta.json",
         {
             "source": "sklearn",
@@ -49,14 +49,14 @@ def _fetch_statsmodels(cfg: StatsmodelsSource, out: Path) -> None:
     value_column, time_column = _STATSMODELS_COLUMNS[cfg.name]
     frame = frame.dropna(subset=[value_column])
     time = frame[time_column].to_numpy() if time_column else frame.index.to_numpy().astype("datetime64[D]")
-    io.save_arrays(
+    storage.save_arrays(
         out / "data.npz",
         {"x": frame[value_column].to_numpy(np.float32)[:, np.newaxis], "time": time.astype(str)},
     )
-    io.write_json(out / "meta.json", {"source": "statsmodels", "task": "forecast", "layout": "sequence"})
+    storage.write_json(out / "meta.json", {"source": "statsmodels", "task": "forecast", "layout": "sequence"})
 
 
 def read(name: str, cfg: SklearnSource | StatsmodelsSource, raw_dir: Path, meta: dict) -> Raw:
-    arrays = io.load_arrays(raw_dir / "data.npz")
+    arrays = storage.load_arrays(raw_dir / "data.npz")
     names = tuple(meta["class_names"]) if meta.get("class_names") else None
     return Raw(meta["task"], meta["layout"], arrays["x"], arrays.get("y"), names)

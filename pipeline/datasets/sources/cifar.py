@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
 from pipeline.config import CifarSource
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import download
 from pipeline.datasets.raw import Raw
-from pipeline.errors import PipelineError
 
 SIDE, CHANNELS = 32, 3
 PIXELS = SIDE * SIDE * CHANNELS
@@ -66,9 +66,9 @@ def fetch(name: str, cfg: CifarSource, out: Path) -> None:
         x_train, y_train = _records(name, root, layout, layout.train, index, len(class_names))
         x_test, y_test = _records(name, root, layout, layout.test, index, len(class_names))
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    io.save_arrays(out / "data.npz", arrays)
+    storage.save_arrays(out / "data.npz", arrays)
     meta = {"source": "cifar", "task": "classification", "layout": "image", "class_names": class_names}
-    io.write_json(out / "meta.json", meta)
+    storage.write_json(out / "meta.json", meta)
 
 
 def _missing(name: str, path: Path) -> PipelineError:
@@ -112,7 +112,7 @@ def _records(name: str, root: Path, layout: Layout, files: tuple[str, ...], inde
 
 
 def read(name: str, cfg: CifarSource, raw_dir: Path, meta: dict) -> Raw:
-    arrays = io.load_arrays(raw_dir / "data.npz")
+    arrays = storage.load_arrays(raw_dir / "data.npz")
     return Raw(
         task="classification",
         layout="image",

@@ -14,11 +14,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from pipeline import io
 from pipeline.config import CsvSource
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import download
 from pipeline.datasets.raw import Raw
-from pipeline.errors import PipelineError
 
 
 def fetch(name: str, cfg: CsvSource, out: Path) -> None:
@@ -31,17 +31,17 @@ def fetch(name: str, cfg: CsvSource, out: Path) -> None:
         source = Path(urlparse(cfg.path).path if scheme else cfg.path)
         if not source.is_file():
             raise PipelineError(f"datasets.{name}.path: CSV file {source} does not exist")
-        if cfg.sha256 and io.sha256_file(source) != cfg.sha256:
+        if cfg.sha256 and (actual := storage.sha256_file(source)) != cfg.sha256:
             raise download.ChecksumError(
-                f"checksum mismatch for {source}: expected sha256 {cfg.sha256}, got {io.sha256_file(source)}"
+                f"checksum mismatch for {source}: expected sha256 {cfg.sha256}, got {actual}"
             )
-        with io.atomic_path(out / "data.csv") as tmp:
+        with storage.atomic_path(out / "data.csv") as tmp:
             shutil.copyfile(source, tmp)
     else:
         raise PipelineError(
             f"datasets.{name}.path: only a local path or an http(s) URL is allowed, got {cfg.path}"
         )
-    io.write_json(out / "meta.json", {"source": "csv", "task": cfg.task})
+    storage.write_json(out / "meta.json", {"source": "csv", "task": cfg.task})
 
 
 def read(name: str, cfg: CsvSource, raw_dir: Path, meta: dict) -> Raw:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
 from pipeline.config import IdxSource
+from pipeline.core import storage
 from pipeline.datasets import download, idx
 from pipeline.datasets.raw import Raw
 
@@ -22,7 +22,7 @@ def fetch(name: str, cfg: IdxSource, out: Path) -> None:
     mirror, hint = download.mirror_of(name, cfg)
     for role in ROLES:
         download.fetch_remote(cfg.files[role], out / f"{role}.idx", mirror=mirror, hint=hint)
-    io.write_json(out / "meta.json", {"source": "idx", "task": "classification", "layout": "image"})
+    storage.write_json(out / "meta.json", {"source": "idx", "task": "classification", "layout": "image"})
 
 
 def read(name: str, cfg: IdxSource, raw_dir: Path, meta: dict) -> Raw:

@@ -16,11 +16,11 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from pipeline import io
 from pipeline.config import ImageFolderSource
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import download
 from pipeline.datasets.raw import Raw
-from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def fetch(name: str, cfg: ImageFolderSource, out: Path) -> None:
                 name, cfg, cfg.archive, Path(scratch), max_bytes=MAX_EXTRACTED_BYTES
             )
             x, y, class_names, skipped = _load(name, cfg, _inside(name, tree, cfg.path))
-    io.save_arrays(out / "data.npz", {"x": x, "y": y})
+    storage.save_arrays(out / "data.npz", {"x": x, "y": y})
     meta = {
         "source": "imagefolder",
         "task": "classification",
@@ -49,7 +49,7 @@ def fetch(name: str, cfg: ImageFolderSource, out: Path) -> None:
         "class_names": class_names,
         "skipped": skipped,
     }
-    io.write_json(out / "meta.json", meta)
+    storage.write_json(out / "meta.json", meta)
     log.info("%s: %d images in %d classes, %d files skipped", name, len(y), len(class_names), len(skipped))
 
 
@@ -137,7 +137,7 @@ def _decode(path: Path, size: tuple[int, int], mode: str) -> np.ndarray:
 
 
 def read(name: str, cfg: ImageFolderSource, raw_dir: Path, meta: dict) -> Raw:
-    arrays = io.load_arrays(raw_dir / "data.npz")
+    arrays = storage.load_arrays(raw_dir / "data.npz")
     return Raw(
         task="classification",
         layout="image",

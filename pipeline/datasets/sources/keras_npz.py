@@ -7,7 +7,7 @@ gives them, split as it splits them.
 
 from __future__ import annotations
 
-import io as bytes_io
+import io
 import json
 import pickle
 import zipfile
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
 from pipeline.config import KerasNpzSource
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets import download
 from pipeline.datasets.raw import Raw
-from pipeline.errors import PipelineError
 
 SEED = 113  # load_data's default shuffling seed
 REUTERS_TEST_SPLIT = 0.2  # load_data's default: the last 20% after shuffling is the test split
@@ -40,7 +40,7 @@ def fetch(name: str, cfg: KerasNpzSource, out: Path) -> None:
     download.fetch_remote(cfg.files["data"], out / "data.npz", mirror=mirror, hint=hint)
     download.fetch_remote(cfg.files["word_index"], out / "word_index.json", mirror=mirror, hint=hint)
     meta = {"source": "keras_npz", "task": "classification", "layout": "text", "name": cfg.name}
-    io.write_json(out / "meta.json", meta)
+    storage.write_json(out / "meta.json", meta)
 
 
 def read(name: str, cfg: KerasNpzSource, raw_dir: Path, meta: dict) -> Raw:
@@ -72,7 +72,7 @@ def _load_verified(name: str, cfg: KerasNpzSource, path: Path) -> dict[str, np.n
         payload = path.read_bytes()
     except OSError as err:
         raise PipelineError(f"{path} cannot be read ({err}): {fix}") from err
-    expected, actual = cfg.files["data"].sha256, io.sha256_bytes(payload)
+    expected, actual = cfg.files["data"].sha256, storage.sha256_bytes(payload)
     if actual != expected:
         raise download.ChecksumError(
             f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; "
@@ -82,7 +82,7 @@ def _load_verified(name: str, cfg: KerasNpzSource, path: Path) -> dict[str, np.n
     # That is safe only because these exact bytes (held in memory, so the file cannot change in
     # between) were just checked against the pinned digest of Keras' published file.
     try:
-        with np.load(bytes_io.BytesIO(payload), allow_pickle=True) as npz:
+        with np.load(io.BytesIO(payload), allow_pickle=True) as npz:
             missing = [key for key in KEYS[cfg.name] if key not in npz.files]
             if missing:
                 raise PipelineError(

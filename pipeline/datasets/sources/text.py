@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
 from pipeline.config import TextSource
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets.raw import Raw
-from pipeline.errors import PipelineError
 
 _OVERSTRIKE = re.compile(r".\x08")  # "_\bA": old terminals' underline / bold
 _FORTUNE_SEPARATOR = re.compile(r"^%$", re.MULTILINE)
@@ -28,8 +28,8 @@ def fetch(name: str, cfg: TextSource, out: Path) -> None:
     labels = sorted(documents)
     x = [doc for label in labels for doc in documents[label]]
     y = [i for i, label in enumerate(labels) for _ in documents[label]]
-    io.save_arrays(out / "data.npz", {"x": np.array(x, dtype=str), "y": np.array(y, dtype=np.int64)})
-    io.write_json(
+    storage.save_arrays(out / "data.npz", {"x": np.array(x, dtype=str), "y": np.array(y, dtype=np.int64)})
+    storage.write_json(
         out / "meta.json",
         {
             "source": "text",
@@ -42,7 +42,7 @@ def fetch(name: str, cfg: TextSource, out: Path) -> None:
 
 
 def read(name: str, cfg: TextSource, raw_dir: Path, meta: dict) -> Raw:
-    arrays = io.load_arrays(raw_dir / "data.npz")
+    arrays = storage.load_arrays(raw_dir / "data.npz")
     return Raw(meta["task"], "text", arrays["x"], arrays["y"], tuple(meta["class_names"]))
 
 

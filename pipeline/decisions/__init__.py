@@ -1,0 +1,1 @@
+"""What the scores decide: the leaderboard, the champion, the retrain gate."""

@@ -1,0 +1,1 @@
+"""Scoring a fitted model: metrics, figures, samples and speed."""

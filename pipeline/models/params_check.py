@@ -1,0 +1,149 @@
+"""The whole params file checked before any stage runs, so a bad value costs no output.
+
+`config.load` checks structure, types, ranges and names without heavy imports; `check` then holds
+each model against what its library accepts: scikit-learn's published parameter constraints; and,
+where the params fix a dataset's input, each experiment's pairing of model and data, its Keras model
+built (not trained) on that input, with no kernel or pooling window wider than what it slides over.
+Any failure is one PipelineError naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pipeline import config
+
+from pipeline.models import building
+
+from pipeline.core import storage
+from pipeline.config import DatasetConfig, Params
+from pipeline.datasets.processed import Schema
+from pipeline.core.errors import PipelineError
+
+IMAGE_SHAPES = {"digits": (8, 8, 1)}  # scikit-learn's image set; the others are tables
+TABLE_WIDTHS = {"iris": 4, "wine": 13, "breast_cancer": 30}
+N_CLASSES = {"digits": 10, "iris": 3, "wine": 3, "breast_cancer": 2}  # other counts do not change validity
+SLIDING_LAYERS = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D")
+
+
+def check(path: Path = config.DEFAULT_PARAMS, built: Path | None = None, keras_code: str = "") -> Params:
+    """The validated params of `path`, or one PipelineError naming the bad key and what is allowed.
+
+    `built` (a file outside DVC's outputs) remembers which Keras models built, by a hash of their
+    settings, input and `keras_code` (the Keras code's fingerprint): an edit elsewhere imports no
+    TensorFlow, and a change of that code builds every model again.
+    """
+    params = config.load(path)
+    for name, model in params.models.sklearn.items():
+        _named(f"{path}: models.sklearn.{name}", check_sklearn, model, params.train.sklearn.n_jobs)
+    known = set(built.read_text().split()) if built is not None and built.is_file() else set()
+    code = keras_code + storage.sha256_file(__file__)  # this check's own code counts too
+    keys = set()
+    for name in params.experiments:
+        experiment = config.experiment(params, name)
+        schema = known_schema(experiment.dataset, experiment.dataset_config)
+        if schema is None:  # the input is known only once the data is (a CSV file): `train` checks it
+            continue
+        where = f"{path}: experiments.{name}"
+        _named(where, building.check_compatible, experiment.model, schema, name=experiment.model_name)
+        if experiment.backend != "keras":
+            continue
+        key = storage.sha256_bytes(f"{code}{experiment.model.model_dump_json()}{schema}{experiment.seed}".encode())
+        if key not in known:
+            _named(where, check_keras, experiment, schema)
+        keys.add(key)
+    if built is not None and keys != known:
+        storage.write_text(built, "".join(f"{key}\n" for key in sorted(keys)))
+    return params
+
+
+def _named(where: str, check_one: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run one check; whatever it raises becomes a PipelineError that starts with `where`."""
+    try:
+        check_one(*args, **kwargs)
+    except PipelineError as err:
+        raise PipelineError(f"{where}: {err}") from None
+    except Exception as err:  # scikit-learn and Keras raise many types here: each means a bad value
+        raise PipelineError(f"{where}: {type(err).__name__}: {err}") from None
+
+
+def check_sklearn(model: config.SklearnModelConfig, n_jobs: int) -> None:
+    """Build the unfitted pipeline and validate every step's parameters as `fit` would."""
+    from pipeline.backends.sklearn import baselines, face_completion, text
+
+    if model.family == "tfidf":
+        pipeline = text.build(model, ["a"], "word", seed=0, n_jobs=n_jobs)
+    elif model.family == "face_completion":
+        pipeline = face_completion.build(model.estimator, model.hyperparameters, seed=0, n_jobs=n_jobs)
+    else:
+        pipeline = baselines.build(
+            model.estimator, model.hyperparameters, seed=0, n_jobs=n_jobs, features=model.features
+        )
+    for _, step in pipeline.steps:
+        step._validate_params()  # the constraints check `fit` starts with (sklearn.utils._param_validation)
+        _no_stray_mappings(step)
+
+
+def _no_stray_mappings(step: Any) -> None:
+    """A mapping passes scikit-learn's "array-like" constraint but fails in `fit`: allow it only where
+    the constraints name `dict` (`class_weight`)."""
+    constraints = getattr(step, "_parameter_constraints", {})
+    for key, value in step.get_params(deep=False).items():
+        if isinstance(value, dict) and dict not in constraints.get(key, [dict]):
+            raise PipelineError(
+                f"the {key!r} parameter of {type(step).__name__} takes no mapping, got {value!r}"
+            )
+
+
+def known_schema(name: str, cfg: DatasetConfig) -> Schema | None:
+    """The processed data's schema as far as the params fix it (no data read), or None (a CSV's width)."""
+    if cfg.source == "sklearn":
+        shape = IMAGE_SHAPES.get(cfg.name) or (TABLE_WIDTHS[cfg.name],)
+        layout = "image" if cfg.name in IMAGE_SHAPES else "tabular"
+        return Schema(name, "classification", layout, shape, N_CLASSES[cfg.name])
+    if cfg.source == "statsmodels":
+        return Schema(name, "forecast", "sequence", (cfg.window, 1))
+    if cfg.source in ("idx", "cifar", "imagefolder"):
+        shape = {"idx": (28, 28, 1), "cifar": (32, 32, 3)}.get(cfg.source)
+        if cfg.source == "imagefolder":
+            shape = (*cfg.image_size, 3 if cfg.color_mode == "rgb" else 1)
+        return Schema(name, "classification", "image", shape, 10)
+    if cfg.source in ("text", "keras_npz"):
+        vocabulary = tuple(str(i) for i in range(cfg.encoding.vocab_size))
+        if getattr(cfg, "task", "classification") == "language_model":
+            shape, n_classes, task = (cfg.window,), len(vocabulary), "language_model"
+        else:
+            shape, n_classes, task = (cfg.encoding.max_length,), 2, "classification"
+        return Schema(name, task, "text", shape, n_classes, vocabulary=vocabulary, tokens=cfg.encoding.tokens)
+    return None
+
+
+def check_keras(experiment: config.Experiment, schema: Schema) -> None:
+    """Build the experiment's model on its dataset's known input; transfer models (pinned weights to
+    fetch first) are left to `train`."""
+    if experiment.model.family == "transfer":
+        return
+    import keras
+
+    try:
+        model = building.build(experiment.model, schema, experiment.seed, name=experiment.model_name)
+        _check_windows(model, experiment.model_name)
+    finally:
+        keras.backend.clear_session()
+
+
+def _check_windows(model: Any, name: str) -> None:
+    """No convolution kernel or pooling window may be wider than the feature map it slides over."""
+    for layer in model.layers:
+        if type(layer).__name__ not in SLIDING_LAYERS:
+            continue
+        window = getattr(layer, "kernel_size", None) or layer.pool_size
+        steps = tuple(layer.input.shape[1 : 1 + len(window)])
+        if any(size > step for size, step in zip(window, steps, strict=True)):
+            option = "kernel_size" if hasattr(layer, "kernel_size") else "pool_size"
+            raise PipelineError(
+                f"model {name!r}: {option} {window[0]} is wider than the {'x'.join(map(str, steps))} input "
+                f"of layer {layer.name}: lower {option} (or use fewer blocks)"
+            )

@@ -1,0 +1,1 @@
+"""Tools that drive DVC around the stages: code fingerprints and the CI retrain."""
