@@ -1,0 +1,83 @@
+"""The test metrics per task, and the `promote:` and `gate:` sections that judge them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+
+from pipeline.config.base import Section, Task
+
+# The test metrics evaluation writes per task (pipeline.evaluation.scores, pipeline.evaluation.assessment).
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "macro_f1", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+    "forecast": ("rmse", "mae", "r2", "persistence_rmse"),
+    "language_model": (
+        "accuracy",
+        "macro_f1",
+        "log_loss",
+        "perplexity",
+        "bits_per_char",
+        "unigram_bits_per_char",
+    ),
+}
+METRICS = sorted({metric for metrics in TASK_METRICS.values() for metric in metrics})
+
+
+PROMOTE_METRICS = {
+    "classification": "accuracy",
+    "regression": "rmse",
+    "forecast": "rmse",
+    "language_model": "bits_per_char",
+}
+
+
+class Promote(Section):
+    """Champion / challenger per dataset: the test metric each task is judged on (tasks left out keep
+    their default), and the margin to beat."""
+
+    metrics: dict[Task, str] = PROMOTE_METRICS
+    margin: Annotated[float, Field(ge=0)] = 0.0
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        return {**PROMOTE_METRICS, **value} if isinstance(value, dict) else value
+
+    @field_validator("metrics", mode="after")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        for task, metric in value.items():
+            if metric not in TASK_METRICS[task]:
+                raise ValueError(
+                    f"{task}: no test metric {metric!r} for this task; "
+                    f"use one of {', '.join(TASK_METRICS[task])}"
+                )
+        return value
+
+
+class Gate(Section):
+    """How much worse than its baseline a test metric may get before `make retrain` refuses to push.
+
+    `tolerance` is in the metric's own units, `relative_tolerance` a fraction of the baseline value
+    (for errors whose scale depends on the data set); metrics listed in neither are not gated.
+    """
+
+    tolerance: dict[str, Annotated[float, Field(ge=0)]] = {}
+    relative_tolerance: dict[str, Annotated[float, Field(ge=0)]] = {}
+
+    @field_validator("tolerance", "relative_tolerance", mode="after")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(METRICS))
+        if unknown:
+            raise ValueError(f"no test metric {', '.join(unknown)}; use one of {', '.join(METRICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_tolerance_per_metric(self) -> Gate:
+        both = sorted(set(self.tolerance) & set(self.relative_tolerance))
+        if both:
+            raise ValueError(f"{', '.join(both)}: give either tolerance or relative_tolerance, not both")
+        return self
