@@ -27,6 +27,23 @@ class Raw:
     categorical: dict[str, np.ndarray] | None = None  # string columns by name, encoded after the split
 
 
+def image_classes(
+    x: np.ndarray,
+    y: np.ndarray,
+    class_names: tuple[str, ...],
+    test: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Raw:
+    """Labelled images (n, H, W, C) as float32 pixels and int64 labels, with a shipped test split if any."""
+    return Raw(
+        task="classification",
+        layout="image",
+        x=x.astype(np.float32),
+        y=y.astype(np.int64),
+        class_names=class_names,
+        test=None if test is None else (test[0].astype(np.float32), test[1].astype(np.int64)),
+    )
+
+
 def read_meta(raw_dir: Path) -> dict:
     """meta.json of a raw directory, or a PipelineError saying to run the download stage."""
     path = Path(raw_dir) / "meta.json"

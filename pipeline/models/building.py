@@ -24,7 +24,6 @@ LAYOUTS_NEEDED = {
 SKLEARN_FAMILIES = ("sklearn", "face_completion", "tfidf")
 
 
-
 def _incompatible(model_cfg: ModelConfig, schema: Schema, name: str | None, problem: str) -> PipelineError:
     label = name or model_cfg.family
     return PipelineError(

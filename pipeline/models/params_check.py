@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import config
-
-from pipeline.models import building
-
-from pipeline.core import storage
 from pipeline.config import DatasetConfig, Params
-from pipeline.datasets.processed import Schema
+from pipeline.core import storage
 from pipeline.core.errors import PipelineError
+from pipeline.datasets.processed import Schema
+from pipeline.models import building
 
 IMAGE_SHAPES = {"digits": (8, 8, 1)}  # scikit-learn's image set; the others are tables
 TABLE_WIDTHS = {"iris": 4, "wine": 13, "breast_cancer": 30}
@@ -50,7 +48,9 @@ def check(path: Path = config.DEFAULT_PARAMS, built: Path | None = None, keras_c
         _named(where, building.check_compatible, experiment.model, schema, name=experiment.model_name)
         if experiment.backend != "keras":
             continue
-        key = storage.sha256_bytes(f"{code}{experiment.model.model_dump_json()}{schema}{experiment.seed}".encode())
+        key = storage.sha256_bytes(
+            f"{code}{experiment.model.model_dump_json()}{schema}{experiment.seed}".encode()
+        )
         if key not in known:
             _named(where, check_keras, experiment, schema)
         keys.add(key)

@@ -17,7 +17,7 @@ import numpy as np
 from pipeline.config import CifarSource
 from pipeline.core import storage
 from pipeline.core.errors import PipelineError
-from pipeline.datasets import download
+from pipeline.datasets import download, raw
 from pipeline.datasets.raw import Raw
 
 SIDE, CHANNELS = 32, 3
@@ -113,11 +113,5 @@ def _records(name: str, root: Path, layout: Layout, files: tuple[str, ...], inde
 
 def read(name: str, cfg: CifarSource, raw_dir: Path, meta: dict) -> Raw:
     arrays = storage.load_arrays(raw_dir / "data.npz")
-    return Raw(
-        task="classification",
-        layout="image",
-        x=arrays["x_train"].astype(np.float32),
-        y=arrays["y_train"],
-        class_names=tuple(meta["class_names"]),
-        test=(arrays["x_test"].astype(np.float32), arrays["y_test"]),
-    )
+    test = (arrays["x_test"], arrays["y_test"])
+    return raw.image_classes(arrays["x_train"], arrays["y_train"], tuple(meta["class_names"]), test)

@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline.config import IdxSource
 from pipeline.core import storage
-from pipeline.datasets import download, idx
+from pipeline.datasets import download, idx, raw
 from pipeline.datasets.raw import Raw
 
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
@@ -29,14 +29,5 @@ def read(name: str, cfg: IdxSource, raw_dir: Path, meta: dict) -> Raw:
     arrays = {role: idx.read_idx(raw_dir / f"{role}.idx") for role in ROLES}
     n_classes = int(arrays["train_labels"].max()) + 1
     names = tuple(cfg.class_names) if cfg.class_names else tuple(str(i) for i in range(n_classes))
-    return Raw(
-        task="classification",
-        layout="image",
-        x=arrays["train_images"][..., np.newaxis].astype(np.float32),
-        y=arrays["train_labels"].astype(np.int64),
-        class_names=names,
-        test=(
-            arrays["test_images"][..., np.newaxis].astype(np.float32),
-            arrays["test_labels"].astype(np.int64),
-        ),
-    )
+    test = (arrays["test_images"][..., np.newaxis], arrays["test_labels"])
+    return raw.image_classes(arrays["train_images"][..., np.newaxis], arrays["train_labels"], names, test)

@@ -19,7 +19,7 @@ import numpy as np
 from pipeline.config import ImageFolderSource
 from pipeline.core import storage
 from pipeline.core.errors import PipelineError
-from pipeline.datasets import download
+from pipeline.datasets import download, raw
 from pipeline.datasets.raw import Raw
 
 log = logging.getLogger(__name__)
@@ -138,10 +138,4 @@ def _decode(path: Path, size: tuple[int, int], mode: str) -> np.ndarray:
 
 def read(name: str, cfg: ImageFolderSource, raw_dir: Path, meta: dict) -> Raw:
     arrays = storage.load_arrays(raw_dir / "data.npz")
-    return Raw(
-        task="classification",
-        layout="image",
-        x=arrays["x"].astype(np.float32),
-        y=arrays["y"],
-        class_names=tuple(meta["class_names"]),
-    )
+    return raw.image_classes(arrays["x"], arrays["y"], tuple(meta["class_names"]))
