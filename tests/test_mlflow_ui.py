@@ -1,4 +1,4 @@
-"""The MLflow UI in headless Chromium, as the README tells a first-time user to use it.
+"""The MLflow UI in headless Chromium, as docs/tracking.md tells a first-time user to use it.
 
 The project's links open an experiment's runs in the Model-training view (not MLflow 3's GenAI view),
 the runs table shows each run's test metric and Source, and ticking runs + *Compare* shows params
@@ -88,7 +88,7 @@ def test_a_first_time_browser_lands_on_runs_and_compares_them(page, mlflow_serve
     page.screenshot(path=tmp_path / "runs.png")
     assert "train@ui1_0-logreg" in page.inner_text("body")  # the Source column
 
-    # the README's way from MLflow's own front page: switch to Model training, pick the experiment
+    # docs/tracking.md's way from MLflow's own front page: switch to Model training, pick the experiment
     page.evaluate("localStorage.clear()")
     page.goto(mlflow_server)
     page.get_by_text("Model training", exact=True).click()

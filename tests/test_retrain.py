@@ -1,6 +1,6 @@
 """`make retrain` (python -m pipeline.workflow.retrain): pull, repro, gate, push against a directory remote.
 
-The e2e tests follow the README's "Scheduled retraining in CI" on a shrunken copy of the project: a DVC
+The e2e tests follow docs/ci-retraining.md on a shrunken copy of the project: a DVC
 remote committed in .dvc/config, MLFLOW_TRACKING_URI from the environment, `--require-mlflow` as in
 CI. The first retrain pushes; a fresh clone restores every stage from the remote's run-cache; a
 planted regression fails the gate with its table and pushes nothing.
@@ -61,7 +61,7 @@ def setup(tmp_path_factory) -> dict:
     remote = base / "remote"
     remote.mkdir()
     project = make_project(base / "project", shrink)
-    run(["dvc", "remote", "add", "-d", "storage", str(remote)], project)  # README step 1, a directory here
+    run(["dvc", "remote", "add", "-d", "storage", str(remote)], project)  # docs/ci-retraining.md step 1
     run(["git", "commit", "-qam", "DVC remote"], project)
     env = {
         **subprocess_env(),

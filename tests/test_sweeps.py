@@ -44,7 +44,7 @@ def test_a_queued_sweep_records_but_never_moves_the_champion(tmp_path: Path, mlf
     run(["dvc", "queue", "start", "-j", "2"], project, env=env)
     names = wait_for_experiments(project, 2)
 
-    # the README's flow (a committed dvc.lock first) gives a clean sweep: every point checks out the
+    # docs/sweeps.md's flow (a committed dvc.lock first) gives a clean sweep: every point checks out the
     # baseline's outputs, and only what the sweep changed differs from the baseline
     for name in names:
         assert "No file hash info" not in run(["dvc", "queue", "logs", name], project).stdout
