@@ -54,7 +54,7 @@ backfill: setup  ## log MLflow runs for experiments trained while tracking was d
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-retrain: setup  ## pull -> repro -> gate -> push with the run-cache (README: Scheduled retraining in CI)
+retrain: setup  ## pull -> repro -> gate -> push with the run-cache (docs/ci-retraining.md)
 	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
 	python -m pipeline.workflow.retrain $(RETRAIN_ARGS)
 
