@@ -240,10 +240,14 @@ def workdir(name: str, *, keep: bool = False) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def temporary_tracking_uri(directory: Path) -> Iterator[str]:
+def temporary_tracking_uri(directory: Path) -> contextlib.AbstractContextManager[str]:
     """MLFLOW_TRACKING_URI -> a SQLite store in `directory` for in-process code, restored afterwards."""
-    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    return tracking_uri_set(f"sqlite:///{directory / 'mlflow.db'}")
+
+
+@contextlib.contextmanager
+def tracking_uri_set(uri: str) -> Iterator[str]:
+    """MLFLOW_TRACKING_URI -> `uri` for in-process code, restored afterwards."""
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
     try:
@@ -261,7 +265,7 @@ STAGE_PROBE = '''\
 """Run one pipeline stage (`python probe.py <train|evaluate> <experiment>`) with timers around its parts.
 
 Imports are timed first (TensorFlow, then the stage's own modules, then MLflow, which the stage would
-import lazily); then the pipeline's functions and every `runs.Run.log_*` / `set_*` method are wrapped.
+import lazily); then the pipeline's functions and every `Run.log_*` / `set_*` method are wrapped.
 A timed call inside another counts for the outer one only. Prints one JSON line of seconds per part.
 """
 import contextlib
@@ -278,12 +282,12 @@ import tensorflow  # noqa: E402,F401
 imported_tf = time.perf_counter()
 stage_name, experiment = sys.argv[1], sys.argv[2]
 stage = importlib.import_module(f"stages.{stage_name}")
-from pipeline.tracking import runs  # noqa: E402
-from pipeline.tracking import runs
-from pipeline.core import storage
+from pipeline.tracking import runs, store  # noqa: E402
+from pipeline.tracking.run import Run  # noqa: E402
+from pipeline.core import storage  # noqa: E402
 
 imported_pipeline = time.perf_counter()
-import mlflow  # noqa: E402,F401
+store.import_mlflow()
 
 imported_mlflow = time.perf_counter()
 TIMED = (
@@ -324,9 +328,9 @@ for module_name, names, key in TIMED:
     for name in names:
         if hasattr(module, name):
             timed(module, name, key)
-for name in dir(runs.Run):
-    if name.startswith(("log_", "set_")) and callable(getattr(runs.Run, name)):
-        timed(runs.Run, name, f"mlflow: {name}")
+for name in dir(Run):
+    if name.startswith(("log_", "set_")) and callable(getattr(Run, name)):
+        timed(Run, name, f"mlflow: {name}")
 open_run = runs.run
 
 

@@ -7,7 +7,7 @@ figures, details) and the `import mlflow` each stage process pays. Stores: a SQL
 kind, here in a temporary directory) and `mlflow server` on 127.0.0.1 (its own SQLite store and
 artifact directory). Each stage is a fresh process, as under `dvc repro`; runs alternate between the
 stores after one warm-up run each (the first run of a fresh store migrates its schema: shown apart).
-For comparison, the same 20-epoch history logged the naive way — one `log_metric` call per metric and
+For comparison, the same 20-epoch history logged the naive way — one MLflow call per metric and
 epoch — against the single `log_batch` call the pipeline makes.
 
 The tracking cost does not depend on the data size, so both modes train on a 2,000-image subsample.
@@ -31,6 +31,8 @@ from typing import Any
 import requests
 
 from bench import common
+from pipeline import config
+from pipeline.tracking.runs import run as open_run
 
 log = logging.getLogger("bench.mlflow_cost")
 
@@ -115,24 +117,25 @@ def tracked_run(probe: Path, copy: Path, uri: str) -> dict[str, float]:
     return found
 
 
-def naive_versus_batched(uri: str) -> dict[str, float]:
-    """Seconds to log a 20-epoch history as one log_metric call per value, and as one log_batch."""
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric
-
-    client = MlflowClient(tracking_uri=uri)
-    experiment_id = client.create_experiment(f"bench-history-{time.time_ns()}")
+def naive_versus_batched(uri: str, experiment: config.Experiment) -> dict[str, float]:
+    """Seconds to log a 20-epoch history as one MLflow call per value, and as the one batch
+    `Run.log_history` sends; each into a run of its own."""
     rows = [(epoch, name, 1.0 / epoch) for epoch in range(1, EPOCHS + 1) for name in HISTORY_METRICS]
-    naive = client.create_run(experiment_id).info.run_id
-    start = time.perf_counter()
-    for epoch, name, value in rows:
-        client.log_metric(naive, name, value, step=epoch)
-    naive_seconds = time.perf_counter() - start
-    batched = client.create_run(experiment_id).info.run_id
-    now = int(time.time() * 1000)
-    start = time.perf_counter()
-    client.log_batch(batched, metrics=[Metric(name, value, now, epoch) for epoch, name, value in rows])
-    return {"naive": naive_seconds, "batched": time.perf_counter() - start, "values": len(rows)}
+    with common.tracking_uri_set(uri), open_run(experiment, stage="bench-history-naive") as naive:
+        start = time.perf_counter()
+        for epoch, name, value in rows:
+            naive.log_metrics({name: value}, step=epoch)
+        naive_seconds = time.perf_counter() - start
+    history = [
+        {"epoch": epoch, **dict.fromkeys(HISTORY_METRICS, 1.0 / epoch)} for epoch in range(1, EPOCHS + 1)
+    ]
+    with common.tracking_uri_set(uri), open_run(experiment, stage="bench-history-batched") as batched:
+        start = time.perf_counter()
+        batched.log_history(history)
+        batched_seconds = time.perf_counter() - start
+    if not (naive.active and batched.active):
+        raise common.BenchError(f"history runs did not log to {uri}: {naive.error or batched.error}")
+    return {"naive": naive_seconds, "batched": batched_seconds, "values": len(rows)}
 
 
 def measure(work: Path, runs: int) -> dict[str, Any]:
@@ -153,7 +156,8 @@ def measure(work: Path, runs: int) -> dict[str, Any]:
             for store in STORES if index % 2 == 0 else tuple(reversed(STORES)):
                 log.info("run %d/%d on the %s", index + 1, runs, store)
                 timed[store].append(tracked_run(probe, copy, uris[store]))
-        history = {store: naive_versus_batched(uri) for store, uri in uris.items()}
+        experiment = config.experiment(config.load(copy / "fashion" / "params.yaml"), EXPERIMENT)
+        history = {store: naive_versus_batched(uri, experiment) for store, uri in uris.items()}
     keys = sorted({key for found in timed.values() for parts in found for key in parts})
     medians = {
         store: {k: common.median(p[k] for p in timed[store] if k in p) for k in keys} for store in STORES
@@ -210,7 +214,7 @@ def render(result: dict[str, Any]) -> str:
     history = result["history"]
     n_values = history[STORES[0]]["values"]
     history_rows = [
-        [f"{n_values} × `log_metric` (one call per metric and epoch)"]
+        [f"{n_values} × `Run.log_metrics` (one call per metric and epoch)"]
         + [common.fmt(1000 * history[s]["naive"], 0) for s in STORES],
         ["1 × `log_batch` (what `Run.log_history` sends)"]
         + [common.fmt(1000 * history[s]["batched"], 1) for s in STORES],

@@ -17,6 +17,7 @@ from pipeline.datasets import processed
 from pipeline.evaluation import assessment, scores
 from pipeline.models import persistence
 from pipeline.tracking import runs
+from pipeline.tracking.run import Run
 from stages import cli
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     storage.write_json(results / "details.json", {**details, "tracking": run.record()})
 
 
-def log_evaluation(run: runs.Run, results: Path, metrics: dict, details: dict) -> None:
+def log_evaluation(run: Run, results: Path, metrics: dict, details: dict) -> None:
     """What an evaluation adds to the run (also `stages.backfill`): metrics, figures, samples, details.
 
     The measured inference speed lives in details.json, apart from the metrics DVC compares, and is

@@ -15,6 +15,7 @@ from pipeline.core import storage
 from pipeline.datasets import processed
 from pipeline.models import building, persistence, training
 from pipeline.tracking import runs
+from pipeline.tracking.run import Run
 from stages import cli
 
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def log_training(
-    run: runs.Run,
+    run: Run,
     experiment: config.Experiment,
     summary: dict,
     hyperparameters: dict,

@@ -22,7 +22,8 @@ from pipeline.core import storage
 from pipeline.core.errors import PipelineError
 from pipeline.datasets import archives, download, sources
 from pipeline.models import persistence
-from pipeline.tracking import runs
+from pipeline.tracking import model_logging, runs
+from pipeline.tracking.tags import run_tags
 
 GOOD = {"data/a.txt": b"alpha\n", "data/nested/b.bin": bytes(range(256)), "top.txt": b"top\n"}
 
@@ -270,7 +271,7 @@ def test_a_project_function_outside_the_trust_list_is_refused_locally_and_not_tr
     skops.io.dump(model, tmp_path / "model.skops")
     with pytest.raises(PipelineError, match=r"pipeline\.core\.storage\.write_json.*refusing to load"):
         persistence.load(tmp_path)
-    logged = runs._sklearn_serialization(model)
+    logged = model_logging.sklearn_serialization(model)
     assert "pipeline.core.storage.write_json" not in logged.get("skops_trusted_types", [])
 
 
@@ -352,7 +353,7 @@ def test_tracking_password_is_masked_in_tags_record_and_log(monkeypatch, caplog)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
 
-    tags = runs._run_tags(tiny_experiment(), "train@toy-logreg", uri)  # what a new run is tagged with
+    tags = run_tags(tiny_experiment(), "train@toy-logreg", uri)  # what a new run is tagged with
     assert tags["tracking.uri"] == f"http://alice:***@127.0.0.1:{port}"
     assert "s3cret" not in json.dumps(tags)
 

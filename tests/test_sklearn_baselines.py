@@ -11,7 +11,7 @@ from sklearn.datasets import make_classification
 from sklearn.svm import SVC
 
 from pipeline.backends.sklearn import baselines
-from pipeline.tracking import runs
+from pipeline.tracking import model_logging
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_svc_probability_uses_calibration_without_a_future_warning(blobs) -> Non
     assert isinstance(estimator, CalibratedClassifierCV) and isinstance(estimator.estimator, SVC)
     assert estimator.estimator.C == 10.0
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
-    assert runs._sklearn_serialization(model)["serialization_format"] == "skops"
+    assert model_logging.sklearn_serialization(model)["serialization_format"] == "skops"
 
 
 def test_svc_without_probability_stays_a_plain_svc(blobs) -> None:

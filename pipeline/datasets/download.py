@@ -21,7 +21,7 @@ import time
 import zlib
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
+from urllib.parse import unquote, urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -31,6 +31,7 @@ from urllib3.util.retry import Retry
 from pipeline.config import Mirrored, RemoteFile
 from pipeline.core import storage
 from pipeline.core.errors import PipelineError
+from pipeline.core.urls import mask_uri, scrub
 from pipeline.datasets import archives
 
 log = logging.getLogger(__name__)
@@ -115,18 +116,9 @@ def check_location(location: str) -> None:
     scheme = urlparse(location).scheme
     if scheme not in ALLOWED_SCHEMES:
         raise PipelineError(
-            f"{shown(location)}: scheme {scheme!r} is not allowed; "
+            f"{mask_uri(location)}: scheme {scheme!r} is not allowed; "
             "only an http(s):// or file:// URL or a local path is fetched"
         )
-
-
-def shown(location: str) -> str:
-    """`location` safe to log: a password in it (https://user:pass@host/...) replaced by ***."""
-    parts = urlsplit(location)
-    if parts.password is None:
-        return location
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
 
 
 def check_mirror(mirror: str | None, hint: str) -> None:
@@ -138,7 +130,7 @@ def check_mirror(mirror: str | None, hint: str) -> None:
         return
     if scheme not in ("", "file"):
         raise PipelineError(
-            f"mirror {shown(mirror)!r}: only a directory, file:// or http(s):// base is allowed"
+            f"mirror {mask_uri(mirror)!r}: only a directory, file:// or http(s):// base is allowed"
         )
     if not _local_path(mirror).is_dir():
         raise PipelineError(f"mirror directory {mirror} does not exist. {hint}")
@@ -167,7 +159,7 @@ def _copy_to(location: str, path: Path, session: requests.Session) -> None:
             if attempt == RETRIES:
                 raise requests.ConnectionError(f"{err} ({RETRIES} attempts)") from err
             log.warning(
-                "%s: %s; fetching again (attempt %d of %d)", shown(location), err, attempt + 1, RETRIES
+                "%s: %s; fetching again (attempt %d of %d)", mask_uri(location), err, attempt + 1, RETRIES
             )
             time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
 
@@ -265,20 +257,20 @@ def fetch(
             try:
                 _copy_to(location, raw, session)
             except (OSError, requests.RequestException) as err:
-                reason = f"{type(err).__name__}: {err}".replace(location, shown(location))
-                failures.append(f"{shown(location)}: {reason}")
-                log.warning("could not fetch %s (%s); trying the next location", shown(location), reason)
+                reason = scrub(f"{type(err).__name__}: {err}", location)
+                failures.append(f"{mask_uri(location)}: {reason}")
+                log.warning("could not fetch %s (%s); trying the next location", mask_uri(location), reason)
                 continue
             actual = _payload_digest(raw, compressed, algorithm)
             name = Path(urlparse(location).path).name
             if actual is None:  # damaged in transit or on disk: the source did not change
                 raise ChecksumError(
-                    f"{name} from {shown(location)} is a corrupt or truncated gzip file (unreadable). "
+                    f"{name} from {mask_uri(location)} is a corrupt or truncated gzip file (unreadable). "
                     "Nothing was written; run again to fetch a fresh copy, or replace the mirror copy."
                 )
             if actual != expected:
                 raise ChecksumError(
-                    f"checksum mismatch for {name} from {shown(location)}: "
+                    f"checksum mismatch for {name} from {mask_uri(location)}: "
                     f"expected {algorithm} {expected}, got {actual}. Nothing was written; "
                     "fix or remove the mirror copy, or update the pinned hash if the source changed."
                 )
@@ -286,7 +278,7 @@ def fetch(
                 opener = gzip.open if compressed else open
                 with opener(raw, "rb") as payload:
                     shutil.copyfileobj(payload, out, CHUNK)
-            log.info("fetched %s from %s (%s verified)", dest.name, shown(location), algorithm)
+            log.info("fetched %s from %s (%s verified)", dest.name, mask_uri(location), algorithm)
             return dest
     raise PipelineError(
         f"could not fetch {Path(urlparse(url).path).name} from any location:\n  "

@@ -1,1 +1,1 @@
-"""MLflow, and only here: runs of the stages, the model registry, links into the UI."""
+"""MLflow, and only here (a test checks): the store, a stage's run and what it logs, registry, UI links."""

@@ -18,15 +18,9 @@ from typing import Any
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.metrics import as_number
-from pipeline.tracking.runs import (
-    DEFAULT_TIMEOUT_SECONDS,
-    MODEL_NAME,
-    connect,
-    mask_uri,
-    scrub,
-    tracking_uri,
-    unreachable_error,
-)
+from pipeline.core.urls import mask_uri, scrub
+from pipeline.tracking.model_logging import MODEL_NAME
+from pipeline.tracking.store import DEFAULT_TIMEOUT_SECONDS, required_client, unreachable_error
 
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
@@ -46,14 +40,6 @@ def read_only_reason(cwd: Path | None = None, environ: Mapping[str, str] = os.en
     return None
 
 
-def _client(timeout_seconds: float) -> tuple[Any, str]:
-    uri = tracking_uri()
-    try:
-        return connect(uri, timeout_seconds), uri
-    except Exception as err:
-        raise unreachable_error(uri, scrub(f"{type(err).__name__}: {err}", uri)) from err
-
-
 def champion(
     model_name: str, *, metric_name: str | None = None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 ) -> tuple[str, float | None, str | None] | None:
@@ -64,7 +50,7 @@ def champion(
     """
     from mlflow.exceptions import MlflowException
 
-    client, uri = _client(timeout_seconds)
+    client, uri = required_client(timeout_seconds)
     try:
         try:
             registered = client.get_registered_model(model_name)
@@ -104,7 +90,7 @@ def register(
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    client, uri = _client(timeout_seconds)
+    client, uri = required_client(timeout_seconds)
     tags = {"promote.metric": metric_name, "promote.value": repr(float(metric_value))}
     try:
         source = _logged_model_uri(client, run_id)
@@ -130,7 +116,7 @@ def set_champion(model_name: str, version: str, *, timeout_seconds: float = DEFA
     """Point the alias `champion` (models:/<model_name>@champion) at `version`."""
     from mlflow.exceptions import MlflowException
 
-    client, uri = _client(timeout_seconds)
+    client, uri = required_client(timeout_seconds)
     try:
         client.set_registered_model_alias(model_name, CHAMPION, str(version))
     except MlflowException as err:

@@ -35,7 +35,7 @@ import yaml
 from pipeline import config
 from pipeline.core.errors import PipelineError
 from pipeline.decisions import gate
-from pipeline.tracking import runs
+from pipeline.tracking import store
 
 log = logging.getLogger("pipeline.workflow.retrain")
 
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.require_mlflow:  # before DVC deletes the outputs of a stage that would then fail
         os.environ[config.MLFLOW_REQUIRED_ENV] = "true"
-        runs.check_reachable(params.mlflow.timeout_seconds)
+        store.check_reachable(params.mlflow.timeout_seconds)
     baseline = resolve_baseline(args.baseline)
     log.info("baseline: %s (%s)", baseline[0], baseline[1] or "no commit yet: every experiment is new")
     if remote is None:
