@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline import config
+from pipeline.core import metrics
 from pipeline.core.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,8 +246,17 @@ def test_the_metric_names_are_what_evaluation_writes():
         "regression": scores.regression_metrics(y, proba[:, 1]),
         "language_model": scores.language_model_metrics(y, proba),
     }
-    for task, metrics in written.items():
-        assert set(config.TASK_METRICS[task]) == {m for m in metrics if m != "n_samples"} | (
+    names = {task: {spec.name for spec in metrics.for_task(task)} for task in get_args(config.Task)}
+    for task, scored in written.items():
+        assert names[task] == {m for m in scored if m != "n_samples"} | (
             {"unigram_bits_per_char"} if task == "language_model" else set()
         )
-    assert set(config.TASK_METRICS["forecast"]) == {*config.TASK_METRICS["regression"], "persistence_rmse"}
+    assert names["forecast"] == {*names["regression"], "persistence_rmse"}
+    assert set().union(*(spec.tasks for spec in metrics.METRICS.values())) == set(get_args(config.Task))
+
+
+def test_every_metric_is_shown_only_for_tasks_that_write_it_and_each_default_is_written():
+    for spec in metrics.METRICS.values():
+        assert spec.shown_for <= spec.tasks, spec.name
+    for task, metric in config.PROMOTE_METRICS.items():
+        assert metric in {spec.name for spec in metrics.for_task(task)}

@@ -2,8 +2,8 @@
 
 Pure logic, no DVC, git or files: `compare` takes each experiment's baseline and current test metrics
 (`{experiment: {metric: value}}`) and the params' `gate` section; `render` draws the result as a
-markdown table. Only metrics with a tolerance in `gate` are compared ("tracked"). Direction follows
-the promote stage: errors and losses (rmse, mae, log_loss) are better lower, scores higher.
+markdown table. Only metrics with a tolerance in `gate` are compared ("tracked"). Which way is better
+comes from the metric's spec (pipeline.core.metrics), as for promotion and the leaderboard.
 
 A check fails when the metric worsened by more than its tolerance: `gate.tolerance` in the metric's
 own units, `gate.relative_tolerance` as a fraction of the baseline value. An experiment (or metric)
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.config import Gate
-from pipeline.core.metrics import as_number
-from pipeline.decisions.promotion import greater_is_better
+from pipeline.core import metrics
+from pipeline.core.metrics import MetricSpec, as_number
 
 NEW, BETTER, SAME, WITHIN, REGRESSED, MISSING = (
     "new",
@@ -46,8 +46,8 @@ class Check:
     verdict: str
 
     @property
-    def higher_is_better(self) -> bool:
-        return greater_is_better(self.metric)
+    def spec(self) -> MetricSpec:
+        return metrics.spec(self.metric)
 
     @property
     def change(self) -> float | None:
@@ -127,12 +127,12 @@ def _check(experiment: str, metric: str, baseline: float | None, current: float 
     elif not _finite(current):
         verdict = REGRESSED
     else:
-        verdict = _verdict(baseline, current, allowed, greater_is_better(metric))
+        verdict = _verdict(baseline, current, allowed, metrics.spec(metric))
     return Check(experiment, metric, baseline, current, allowed, tolerance, verdict)
 
 
-def _verdict(baseline: float, current: float, allowed: float, higher_is_better: bool) -> str:
-    worsening = baseline - current if higher_is_better else current - baseline
+def _verdict(baseline: float, current: float, allowed: float, metric: MetricSpec) -> str:
+    worsening = -metric.gain(current, baseline)
     # float noise: 0.95 - 0.93 vs a 0.02 tolerance is "within", and an identical rerun is "same"
     if math.isclose(worsening, 0.0, abs_tol=1e-12) or math.isclose(baseline, current, rel_tol=1e-12):
         return SAME
@@ -154,7 +154,7 @@ def render(result: Result) -> str:
     for check in result.checks:
         verdict = f"**{check.verdict}**" if check.failed else check.verdict
         lines.append(
-            f"| {check.experiment} | {check.metric} | {'higher' if check.higher_is_better else 'lower'} "
+            f"| {check.experiment} | {check.metric} | {check.spec.direction} "
             f"| {_format(check.baseline)} | {_format(check.current)} | {_format(check.change, signed=True)} "
             f"| {check.tolerance} | {verdict} |"
         )
