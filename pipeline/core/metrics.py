@@ -8,6 +8,7 @@ Adding a metric is one entry in `METRICS` plus the code in pipeline.evaluation t
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ class MetricSpec:
 
     @property
     def direction(self) -> str:
-        """"higher" or "lower", as in "(higher is better)"."""
+        """ "higher" or "lower", as in "(higher is better)"."""
         return "higher" if self.higher_is_better else "lower"
 
     def gain(self, value: float, reference: float) -> float:
@@ -47,26 +48,29 @@ class MetricSpec:
         return sorted(values, key=key)
 
 
-# Which tasks write a metric, and which leaderboards show it
-CLASS_SCORES = frozenset({"classification", "language_model"})  # scored on predicted class probabilities
-ERRORS = frozenset({"regression", "forecast"})  # scored on predicted numbers
-CLASSIFICATION = frozenset({"classification"})
-LANGUAGE_MODEL = frozenset({"language_model"})
+# Which tasks write a metric, and which leaderboards show it; which way is better
+_CLASS_SCORES = frozenset({"classification", "language_model"})  # scored on predicted class probabilities
+_ERRORS = frozenset({"regression", "forecast"})  # scored on predicted numbers
+_CLASSIFICATION = frozenset({"classification"})
+_LANGUAGE_MODEL = frozenset({"language_model"})
+_FORECAST = frozenset({"forecast"})
+_HIGHER, _LOWER = True, False
 
+# name, label, higher is better, tasks that write it, tasks whose leaderboard shows it.
 # The order is the leaderboard's column order (after the metric a table is ranked by).
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec("bits_per_char", "bits per character", False, LANGUAGE_MODEL, LANGUAGE_MODEL),
-        MetricSpec("perplexity", "perplexity", False, LANGUAGE_MODEL, LANGUAGE_MODEL),
-        MetricSpec("unigram_bits_per_char", "unigram bits per character", False, LANGUAGE_MODEL),
-        MetricSpec("accuracy", "accuracy", True, CLASS_SCORES, CLASS_SCORES),
-        MetricSpec("macro_f1", "macro F1", True, CLASS_SCORES, CLASSIFICATION),
-        MetricSpec("log_loss", "log loss", False, CLASS_SCORES, CLASSIFICATION),
-        MetricSpec("rmse", "RMSE", False, ERRORS, ERRORS),
-        MetricSpec("mae", "MAE", False, ERRORS, ERRORS),
-        MetricSpec("r2", "R²", True, ERRORS, ERRORS),
-        MetricSpec("persistence_rmse", "persistence RMSE", False, frozenset({"forecast"})),
+        MetricSpec("bits_per_char", "bits per character", _LOWER, _LANGUAGE_MODEL, _LANGUAGE_MODEL),
+        MetricSpec("perplexity", "perplexity", _LOWER, _LANGUAGE_MODEL, _LANGUAGE_MODEL),
+        MetricSpec("unigram_bits_per_char", "unigram bits per character", _LOWER, _LANGUAGE_MODEL),
+        MetricSpec("accuracy", "accuracy", _HIGHER, _CLASS_SCORES, _CLASS_SCORES),
+        MetricSpec("macro_f1", "macro F1", _HIGHER, _CLASS_SCORES, _CLASSIFICATION),
+        MetricSpec("log_loss", "log loss", _LOWER, _CLASS_SCORES, _CLASSIFICATION),
+        MetricSpec("rmse", "RMSE", _LOWER, _ERRORS, _ERRORS),
+        MetricSpec("mae", "MAE", _LOWER, _ERRORS, _ERRORS),
+        MetricSpec("r2", "R²", _HIGHER, _ERRORS, _ERRORS),
+        MetricSpec("persistence_rmse", "persistence RMSE", _LOWER, _FORECAST),
     )
 }
 
@@ -101,6 +105,8 @@ def as_number(value: Any) -> float | None:
 
 
 def finite(value: Any) -> float | None:
-    """A metric value as float when it is a finite number, else None (missing, NaN, infinite)."""
-    number = as_number(value)
-    return number if number is not None and math.isfinite(number) else None
+    """A metric value as float when it is a finite real number (numpy scalars too), else None: missing,
+    NaN, infinite, a boolean or a string."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return None
+    return float(value)

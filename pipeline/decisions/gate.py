@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline.config import Gate
 from pipeline.core import metrics
-from pipeline.core.metrics import MetricSpec, as_number
+from pipeline.core.metrics import MetricSpec, as_number, finite
 
 NEW, BETTER, SAME, WITHIN, REGRESSED, MISSING = (
     "new",
@@ -116,15 +116,15 @@ def _check(experiment: str, metric: str, baseline: float | None, current: float 
     if metric in gate.relative_tolerance:
         fraction = gate.relative_tolerance[metric]
         tolerance = f"{fraction:.4g} x baseline"
-        allowed = fraction * abs(baseline) if _finite(baseline) else None
+        allowed = fraction * abs(baseline) if finite(baseline) is not None else None
     else:
         allowed = gate.tolerance[metric]
         tolerance = f"{allowed:.4g}"
-    if not _finite(baseline):
+    if finite(baseline) is None:
         verdict = NEW  # no (finite) baseline to be worse than
     elif current is None:
         verdict = MISSING
-    elif not _finite(current):
+    elif finite(current) is None:
         verdict = REGRESSED
     else:
         verdict = _verdict(baseline, current, allowed, metrics.spec(metric))
@@ -167,7 +167,3 @@ def _format(value: float | None, signed: bool = False) -> str:
     if not math.isfinite(value):
         return str(value)
     return f"{value:+.4g}" if signed else f"{value:.4g}"
-
-
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
