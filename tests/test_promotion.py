@@ -81,7 +81,7 @@ def test_best_experiment_uses_test_metrics_and_breaks_ties_by_name() -> None:
 
 
 def test_best_experiment_names_a_missing_metric() -> None:
-    with pytest.raises(PipelineError, match=r"'macro_f1'.*accuracy, rmse.*promote\.metric"):
+    with pytest.raises(PipelineError, match=r"'macro_f1'.*accuracy, rmse.*promote\.metrics"):
         best_experiment(RESULTS, metrics.spec("macro_f1"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -80,24 +81,16 @@ def test_row_names_its_primary_metric_and_value():
 
 def test_each_dataset_ranks_by_the_metric_promote_judges_its_task_on():
     """accuracy and macro F1 disagree: ranked by macro F1 (as promote would be), a is first."""
-    entries = [
-        ResultEntry(
-            "a", "digits", "model", "sklearn", "classification", {"accuracy": 0.90, "macro_f1": 0.89}
-        ),
-        ResultEntry(
-            "b", "digits", "model", "sklearn", "classification", {"accuracy": 0.92, "macro_f1": 0.80}
-        ),
+    a, b = classifier("a", 0.90), classifier("b", 0.92)
+    entries = [a, replace(b, metrics={**b.metrics, "macro_f1": 0.80})]
+    rows = report.leaderboard_rows(
+        entries, ranked_by={**config.PROMOTE_METRICS, "classification": "macro_f1"}
+    )
+    assert [(row["rank"], row["experiment"], row["primary_metric"]) for row in rows] == [
+        (1, "a", "macro_f1"),
+        (2, "b", "macro_f1"),
     ]
-    ranked_by = {**config.PROMOTE_METRICS, "classification": "macro_f1"}
-    rows = report.leaderboard_rows(entries, ranked_by=ranked_by)
-    assert [(row["experiment"], row["primary_metric"]) for row in rows] == [
-        ("a", "macro_f1"),
-        ("b", "macro_f1"),
-    ]
-    assert [row["experiment"] for row in report.leaderboard_rows(entries)] == [
-        "b",
-        "a",
-    ]  # the default: accuracy
+    assert ranking(report.leaderboard_rows(entries)) == [("digits", 1, "b"), ("digits", 2, "a")]  # accuracy
     text = report.render_markdown(rows)
     assert "classification, ranked by test macro F1 (higher is better)." in text
     assert "| rank | experiment | model | family | macro_f1 | accuracy | log_loss |" in text  # ranked first
