@@ -37,11 +37,8 @@ def write_results(project: Path) -> None:
     """What `train` and `evaluate` write for each experiment (untracked: no MLflow run)."""
     for name, spec in EXPERIMENTS.items():
         results = project / cli.results_dir(name)
-        storage.write_json(
-            results / "train.json",
-            {"dataset": spec["dataset"], "model": spec["model"], "family": "sklearn",
-             "task": "classification", "fit_seconds": 1.0},
-        )  # fmt: skip
+        trained = {**spec, "family": "sklearn", "task": "classification", "fit_seconds": 1.0}
+        storage.write_json(results / "train.json", trained)
         storage.write_json(results / "metrics.json", {"test": TEST_METRICS[name]})
         storage.write_json(results / "run.json", {"run_id": None})
 
