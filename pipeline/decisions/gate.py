@@ -46,8 +46,8 @@ class Check:
     verdict: str
 
     @property
-    def spec(self) -> MetricSpec:
-        return metrics.spec(self.metric)
+    def higher_is_better(self) -> bool:
+        return metrics.spec(self.metric).higher_is_better
 
     @property
     def change(self) -> float | None:
@@ -154,7 +154,7 @@ def render(result: Result) -> str:
     for check in result.checks:
         verdict = f"**{check.verdict}**" if check.failed else check.verdict
         lines.append(
-            f"| {check.experiment} | {check.metric} | {check.spec.direction} "
+            f"| {check.experiment} | {check.metric} | {'higher' if check.higher_is_better else 'lower'} "
             f"| {_format(check.baseline)} | {_format(check.current)} | {_format(check.change, signed=True)} "
             f"| {check.tolerance} | {verdict} |"
         )
