@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 
 from pipeline import config
-from pipeline.core import storage
+from pipeline.core import metrics, storage
 from pipeline.core.errors import PipelineError
 from pipeline.decisions import promotion
 from pipeline.tracking import registry
@@ -48,9 +48,9 @@ def promote_dataset(
     With `dry_run` (the reason the registry must not change) it only decides and records.
     """
     task = next(iter(entries.values()))["train"]["task"]
-    metric = params.promote.metrics[task]
-    higher = promotion.greater_is_better(metric)
-    best = promotion.best_experiment({name: e["metrics"] for name, e in entries.items()}, metric, higher)
+    spec = metrics.spec(params.promote.metrics[task])
+    best = promotion.best_experiment({name: e["metrics"] for name, e in entries.items()}, spec)
+    metric = spec.name
     value = entries[best]["metrics"]["test"][metric]
     record = {"experiment": best, "metric": metric, "value": value, "promoted": False}
     run_id = entries[best]["run"].get("run_id")
@@ -63,7 +63,7 @@ def promote_dataset(
     timeout = params.mlflow.timeout_seconds
     current = registry.champion(model_name, metric_name=metric, timeout_seconds=timeout)
     decision = promotion.decide(
-        value, current[1] if current else None, greater_is_better=higher, margin=params.promote.margin
+        value, current[1] if current else None, metric=spec, margin=params.promote.margin
     )
     record.update(
         model=model_name,

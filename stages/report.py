@@ -1,4 +1,5 @@
-"""DVC stage `report`: the leaderboard across all experiments (reports/leaderboard.md and .png)."""
+"""DVC stage `report`: the leaderboard across all experiments (reports/leaderboard.md and .png), each
+dataset ranked by the test metric `promote.metrics` names for its task."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = cli.parser(__doc__)
     args = parser.parse_args(argv)
     params = config.load(args.params)
-    rows = report.leaderboard_rows(result_entry(name) for name in params.experiments)
+    entries = [result_entry(name) for name in params.experiments]
+    rows = report.leaderboard_rows(entries, ranked_by=params.promote.metrics)
     storage.write_text(cli.REPORTS_DIR / "leaderboard.md", report.render_markdown(rows))
     report.plot_leaderboard(cli.REPORTS_DIR / "leaderboard.png", rows)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import get_args
 
-import numpy as np
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from pipeline import config
+from pipeline.core import metrics
 from pipeline.core.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,17 +236,7 @@ def test_the_activation_names_are_keras_own():
     assert set(get_args(config.ACTIVATIONS)) == names
 
 
-def test_the_metric_names_are_what_evaluation_writes():
-    from pipeline.evaluation import scores
-
-    y, proba = np.array([0, 1, 1, 0]), np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4]])
-    written = {
-        "classification": scores.classification_metrics(y, proba),
-        "regression": scores.regression_metrics(y, proba[:, 1]),
-        "language_model": scores.language_model_metrics(y, proba),
-    }
-    for task, metrics in written.items():
-        assert set(config.TASK_METRICS[task]) == {m for m in metrics if m != "n_samples"} | (
-            {"unigram_bits_per_char"} if task == "language_model" else set()
-        )
-    assert set(config.TASK_METRICS["forecast"]) == {*config.TASK_METRICS["regression"], "persistence_rmse"}
+def test_each_tasks_default_promote_metric_is_one_it_writes():
+    """What evaluation writes per task is checked against the registry in tests/test_metrics.py."""
+    for task, metric in config.PROMOTE_METRICS.items():
+        assert metric in {spec.name for spec in metrics.for_task(task)}

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from pipeline import config
+from pipeline.core import metrics
 from pipeline.decisions import gate
 
 GATE = config.Gate(tolerance={"accuracy": 0.02}, relative_tolerance={"rmse": 0.05})
@@ -132,3 +133,14 @@ def test_committed_params_gate_every_task():
     params = config.load(config.DEFAULT_PARAMS)
     tracked = set(gate.tracked_metrics(params.gate))
     assert set(params.promote.metrics.values()) <= tracked  # what promote ranks by is never let slide
+
+
+@pytest.mark.parametrize("spec", metrics.METRICS.values(), ids=list(metrics.METRICS))
+def test_every_registered_metric_is_gated_in_its_own_direction(spec):
+    name, gated = spec.name, config.Gate(tolerance={spec.name: 0.1})
+    worse, better = (0.5, 1.5) if spec.higher_is_better else (1.5, 0.5)
+    result = gate.compare(
+        {"w": {name: 1.0}, "b": {name: 1.0}}, {"w": {name: worse}, "b": {name: better}}, gated
+    )
+    assert verdicts(result) == {("b", name): gate.BETTER, ("w", name): gate.REGRESSED}
+    assert f"| w | {name} | {spec.direction} |" in gate.render(result)

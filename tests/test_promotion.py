@@ -11,30 +11,33 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
 from pipeline.config import Experiment, Mlflow
+from pipeline.core import metrics
 from pipeline.core.errors import PipelineError
 from pipeline.decisions.promotion import Decision, best_experiment, decide
 from pipeline.tracking import registry, runs
+
+ACCURACY, RMSE = metrics.spec("accuracy"), metrics.spec("rmse")
 
 # --- decide -------------------------------------------------------------------------------------
 
 
 def test_first_promotion_when_there_is_no_champion() -> None:
-    decision = decide(0.8, None, greater_is_better=True, margin=0.01)
+    decision = decide(0.8, None, metric=ACCURACY, margin=0.01)
     assert decision.promote and "no champion" in decision.reason
 
 
 def test_a_better_challenger_is_promoted() -> None:
-    decision = decide(0.9, 0.8, greater_is_better=True, margin=0.01)
+    decision = decide(0.9, 0.8, metric=ACCURACY, margin=0.01)
     assert decision == Decision(True, decision.reason) and "challenger wins" in decision.reason
 
 
 def test_a_worse_challenger_is_not_promoted() -> None:
-    assert not decide(0.7, 0.8, greater_is_better=True, margin=0.0).promote
+    assert not decide(0.7, 0.8, metric=ACCURACY, margin=0.0).promote
 
 
 @pytest.mark.parametrize(("challenger", "margin"), [(0.8, 0.0), (0.805, 0.01), (0.81, 0.01)])
 def test_a_tie_or_a_gain_within_the_margin_never_demotes(challenger: float, margin: float) -> None:
-    decision = decide(challenger, 0.8, greater_is_better=True, margin=margin)
+    decision = decide(challenger, 0.8, metric=ACCURACY, margin=margin)
     assert not decision.promote and "champion stays" in decision.reason
 
 
@@ -43,23 +46,23 @@ def test_a_tie_or_a_gain_within_the_margin_never_demotes(challenger: float, marg
     [(18.0, 20.0, True), (21.0, 20.0, False), (19.8, 20.0, False), (20.0, 20.0, False)],
 )
 def test_lower_is_better_metrics(challenger: float, champion: float, promote: bool) -> None:
-    decision = decide(challenger, champion, greater_is_better=False, margin=0.5)  # e.g. rmse
+    decision = decide(challenger, champion, metric=RMSE, margin=0.5)
     assert decision.promote is promote
     assert "lower is better" in decision.reason
 
 
 def test_a_challenger_without_a_finite_value_is_never_promoted() -> None:
-    assert not decide(math.nan, 0.8, greater_is_better=True, margin=0.0).promote
-    assert not decide(math.nan, None, greater_is_better=True, margin=0.0).promote
+    assert not decide(math.nan, 0.8, metric=ACCURACY, margin=0.0).promote
+    assert not decide(math.nan, None, metric=ACCURACY, margin=0.0).promote
 
 
 def test_numpy_scalars_are_numbers() -> None:
-    assert decide(np.float32(0.9), 0.8, greater_is_better=True, margin=0.0).promote
+    assert decide(np.float32(0.9), 0.8, metric=ACCURACY, margin=0.0).promote
 
 
 def test_a_negative_margin_is_refused() -> None:
     with pytest.raises(ValueError, match="margin must be >= 0"):
-        decide(0.9, 0.8, greater_is_better=True, margin=-0.1)
+        decide(0.9, 0.8, metric=ACCURACY, margin=-0.1)
 
 
 # --- best_experiment ----------------------------------------------------------------------------
@@ -73,13 +76,13 @@ RESULTS = {
 
 
 def test_best_experiment_uses_test_metrics_and_breaks_ties_by_name() -> None:
-    assert best_experiment(RESULTS, "accuracy", greater_is_better=True) == "digits-cnn"  # svc ties later
-    assert best_experiment(RESULTS, "rmse", greater_is_better=False) == "digits-cnn"
+    assert best_experiment(RESULTS, ACCURACY) == "digits-cnn"  # svc ties later
+    assert best_experiment(RESULTS, RMSE) == "digits-cnn"
 
 
 def test_best_experiment_names_a_missing_metric() -> None:
-    with pytest.raises(PipelineError, match=r"'f1'.*accuracy, rmse.*promote\.metric"):
-        best_experiment(RESULTS, "f1", greater_is_better=True)
+    with pytest.raises(PipelineError, match=r"'macro_f1'.*accuracy, rmse.*promote\.metrics"):
+        best_experiment(RESULTS, metrics.spec("macro_f1"))
 
 
 # --- who may change the registry ----------------------------------------------------------------
@@ -132,7 +135,7 @@ def logged_run(name: str) -> str:
 def promote(run_id: str, value: float) -> bool:
     """What the promote stage does: compare with the champion, register, move the alias if better."""
     current = registry.champion("toy")
-    decision = decide(value, current[1] if current else None, greater_is_better=True, margin=0.01)
+    decision = decide(value, current[1] if current else None, metric=ACCURACY, margin=0.01)
     version = registry.register(run_id, "toy", "accuracy", value)
     if decision.promote:
         registry.set_champion("toy", version)

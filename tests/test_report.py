@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from pipeline import config
 from pipeline.decisions import report
 from pipeline.decisions.report import ResultEntry
 
@@ -75,6 +77,45 @@ def test_ties_keep_experiment_name_order():
 def test_row_names_its_primary_metric_and_value():
     (row,) = report.leaderboard_rows([regressor("a", 2.5)])
     assert (row["primary_metric"], row["primary_value"]) == ("rmse", pytest.approx(2.5))
+
+
+def test_each_dataset_ranks_by_the_metric_promote_judges_its_task_on():
+    """accuracy and macro F1 disagree: ranked by macro F1 (as promote would be), a is first."""
+    a, b = classifier("a", 0.90), classifier("b", 0.92)
+    entries = [a, replace(b, metrics={**b.metrics, "macro_f1": 0.80})]
+    rows = report.leaderboard_rows(
+        entries, ranked_by={**config.PROMOTE_METRICS, "classification": "macro_f1"}
+    )
+    assert [(row["rank"], row["experiment"], row["primary_metric"]) for row in rows] == [
+        (1, "a", "macro_f1"),
+        (2, "b", "macro_f1"),
+    ]
+    assert ranking(report.leaderboard_rows(entries)) == [("digits", 1, "b"), ("digits", 2, "a")]  # accuracy
+    text = report.render_markdown(rows)
+    assert "classification, ranked by test macro F1 (higher is better)." in text
+    assert "| rank | experiment | model | family | macro_f1 | accuracy | log_loss |" in text  # ranked first
+
+
+def test_a_metric_without_a_default_column_is_shown_when_it_ranks():
+    entry = ResultEntry(
+        "lm", "chars", "model", "lstm", "language_model", {"log_loss": 1.234567, "accuracy": 0.5}
+    )
+    rows = report.leaderboard_rows([entry], ranked_by={"language_model": "log_loss"})
+    text = report.render_markdown(rows)
+    assert "| log_loss | bits_per_char | perplexity | accuracy | train seconds |" in text
+    assert "| 1 | lm | model | lstm | 1.2346 | — | — | 0.5000 |" in text
+
+
+@pytest.mark.parametrize(
+    ("task", "columns"),
+    [
+        ("language_model", "| bits_per_char | perplexity | accuracy |"),
+        ("forecast", "| rmse | mae | r2 |"),
+    ],
+)
+def test_markdown_default_columns(task, columns):
+    text = report.render_markdown(report.leaderboard_rows([ResultEntry("a", "d", "m", "f", task, {})]))
+    assert f"| rank | experiment | model | family {columns} train seconds | MLflow run |" in text
 
 
 def test_unknown_task_is_rejected():

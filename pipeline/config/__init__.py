@@ -36,7 +36,7 @@ from pipeline.config.datasets import (
     TextEncoding,
     TextSource,
 )
-from pipeline.config.decisions import METRICS, PROMOTE_METRICS, TASK_METRICS, Gate, Promote
+from pipeline.config.decisions import PROMOTE_METRICS, Gate, Promote
 from pipeline.config.models import (
     ACTIVATIONS,
     FACE_COMPLETION_ESTIMATORS,
@@ -103,7 +103,6 @@ __all__ = [
     "KerasModelConfig",
     "KerasNpzSource",
     "LstmModel",
-    "METRICS",
     "MLFLOW_REQUIRED_ENV",
     "Md5",
     "Mirrored",
@@ -132,7 +131,6 @@ __all__ = [
     "SklearnTrain",
     "Split",
     "StatsmodelsSource",
-    "TASK_METRICS",
     "TabularTask",
     "Task",
     "TextEncoding",

@@ -1,4 +1,4 @@
-"""The test metrics per task, and the `promote:` and `gate:` sections that judge them."""
+"""The `promote:` and `gate:` sections: which test metrics judge a model (see pipeline.core.metrics)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,9 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 
 from pipeline.config.base import Section, Task
+from pipeline.core import metrics
 
-# The test metrics evaluation writes per task (pipeline.evaluation.scores, pipeline.evaluation.assessment).
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("accuracy", "macro_f1", "log_loss"),
-    "regression": ("rmse", "mae", "r2"),
-    "forecast": ("rmse", "mae", "r2", "persistence_rmse"),
-    "language_model": (
-        "accuracy",
-        "macro_f1",
-        "log_loss",
-        "perplexity",
-        "bits_per_char",
-        "unigram_bits_per_char",
-    ),
-}
-METRICS = sorted({metric for metrics in TASK_METRICS.values() for metric in metrics})
-
-
-PROMOTE_METRICS = {
+PROMOTE_METRICS = {  # the metric each task is judged on unless promote.metrics says otherwise
     "classification": "accuracy",
     "regression": "rmse",
     "forecast": "rmse",
@@ -49,10 +33,10 @@ class Promote(Section):
     @classmethod
     def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
         for task, metric in value.items():
-            if metric not in TASK_METRICS[task]:
+            written = [spec.name for spec in metrics.for_task(task)]
+            if metric not in written:
                 raise ValueError(
-                    f"{task}: no test metric {metric!r} for this task; "
-                    f"use one of {', '.join(TASK_METRICS[task])}"
+                    f"{task}: no test metric {metric!r} for this task; use one of {', '.join(written)}"
                 )
         return value
 
@@ -70,9 +54,11 @@ class Gate(Section):
     @field_validator("tolerance", "relative_tolerance", mode="after")
     @classmethod
     def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(METRICS))
+        unknown = sorted(set(value) - set(metrics.METRICS))
         if unknown:
-            raise ValueError(f"no test metric {', '.join(unknown)}; use one of {', '.join(METRICS)}")
+            raise ValueError(
+                f"no test metric {', '.join(unknown)}; use one of {', '.join(sorted(metrics.METRICS))}"
+            )
         return value
 
     @model_validator(mode="after")

@@ -2,8 +2,8 @@
 
 Pure logic, no DVC, git or files: `compare` takes each experiment's baseline and current test metrics
 (`{experiment: {metric: value}}`) and the params' `gate` section; `render` draws the result as a
-markdown table. Only metrics with a tolerance in `gate` are compared ("tracked"). Direction follows
-the promote stage: errors and losses (rmse, mae, log_loss) are better lower, scores higher.
+markdown table. Only metrics with a tolerance in `gate` are compared ("tracked"). Which way is better
+comes from the metric's spec (pipeline.core.metrics), as for promotion and the leaderboard.
 
 A check fails when the metric worsened by more than its tolerance: `gate.tolerance` in the metric's
 own units, `gate.relative_tolerance` as a fraction of the baseline value. An experiment (or metric)
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.config import Gate
-from pipeline.core.metrics import as_number
-from pipeline.decisions.promotion import greater_is_better
+from pipeline.core import metrics
+from pipeline.core.metrics import MetricSpec, as_number, finite
 
 NEW, BETTER, SAME, WITHIN, REGRESSED, MISSING = (
     "new",
@@ -47,7 +47,7 @@ class Check:
 
     @property
     def higher_is_better(self) -> bool:
-        return greater_is_better(self.metric)
+        return metrics.spec(self.metric).higher_is_better
 
     @property
     def change(self) -> float | None:
@@ -116,23 +116,23 @@ def _check(experiment: str, metric: str, baseline: float | None, current: float 
     if metric in gate.relative_tolerance:
         fraction = gate.relative_tolerance[metric]
         tolerance = f"{fraction:.4g} x baseline"
-        allowed = fraction * abs(baseline) if _finite(baseline) else None
+        allowed = fraction * abs(baseline) if finite(baseline) is not None else None
     else:
         allowed = gate.tolerance[metric]
         tolerance = f"{allowed:.4g}"
-    if not _finite(baseline):
+    if finite(baseline) is None:
         verdict = NEW  # no (finite) baseline to be worse than
     elif current is None:
         verdict = MISSING
-    elif not _finite(current):
+    elif finite(current) is None:
         verdict = REGRESSED
     else:
-        verdict = _verdict(baseline, current, allowed, greater_is_better(metric))
+        verdict = _verdict(baseline, current, allowed, metrics.spec(metric))
     return Check(experiment, metric, baseline, current, allowed, tolerance, verdict)
 
 
-def _verdict(baseline: float, current: float, allowed: float, higher_is_better: bool) -> str:
-    worsening = baseline - current if higher_is_better else current - baseline
+def _verdict(baseline: float, current: float, allowed: float, metric: MetricSpec) -> str:
+    worsening = -metric.gain(current, baseline)
     # float noise: 0.95 - 0.93 vs a 0.02 tolerance is "within", and an identical rerun is "same"
     if math.isclose(worsening, 0.0, abs_tol=1e-12) or math.isclose(baseline, current, rel_tol=1e-12):
         return SAME
@@ -167,7 +167,3 @@ def _format(value: float | None, signed: bool = False) -> str:
     if not math.isfinite(value):
         return str(value)
     return f"{value:+.4g}" if signed else f"{value:.4g}"
-
-
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

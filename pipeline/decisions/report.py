@@ -1,34 +1,24 @@
 """The leaderboard across experiments: ranked rows, a markdown table per dataset, a bar chart.
 
-Rows are ranked within each dataset by its task's primary test metric: accuracy (higher is
-better) for classification, RMSE (lower is better) for regression and forecasting, bits per
-character (lower is better) for language models.
+Rows are ranked within each dataset by the test metric `promote.metrics` names for its task (by
+default accuracy for classification, RMSE for regression and forecasting, bits per character for
+language models), with that metric's direction and ranking rule (pipeline.core.metrics), so a
+dataset's #1 is the experiment `promote` picks from the same results.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.config.decisions import PROMOTE_METRICS
+from pipeline.core import metrics as registry
 from pipeline.evaluation import figures
 
 MISSING = "—"
 UNTRACKED = "untracked"  # the run cell of an experiment trained while tracking was down
-PRIMARY_METRIC = {  # task -> (metric, higher is better)
-    "classification": ("accuracy", True),
-    "regression": ("rmse", False),
-    "forecast": ("rmse", False),
-    "language_model": ("bits_per_char", False),
-}
-TABLE_METRICS = {
-    "classification": ("accuracy", "macro_f1", "log_loss"),
-    "regression": ("rmse", "mae", "r2"),
-    "forecast": ("rmse", "mae", "r2"),
-    "language_model": ("bits_per_char", "perplexity", "accuracy"),
-}
 
 
 @dataclass(frozen=True)
@@ -47,17 +37,20 @@ class ResultEntry:
     experiment_url: str | None = None  # the MLflow experiment's runs, in the UI's model-training view
 
 
-def leaderboard_rows(results: Iterable[ResultEntry]) -> list[dict[str, Any]]:
-    """Rows grouped by dataset (alphabetically), best first by the primary metric, ranked from 1.
+def leaderboard_rows(
+    results: Iterable[ResultEntry], ranked_by: Mapping[str, str] = PROMOTE_METRICS
+) -> list[dict[str, Any]]:
+    """Rows grouped by dataset (alphabetically), best first by the metric `ranked_by` names for the
+    dataset's task (`params.promote.metrics`), ranked from 1.
 
-    Experiments without a primary metric come last; ties keep experiment-name order.
+    Experiments without a finite value of that metric come last; ties keep experiment-name order.
     """
     by_dataset: dict[str, list[ResultEntry]] = {}
     for entry in results:
-        if entry.task not in PRIMARY_METRIC:
+        if entry.task not in ranked_by:
             raise ValueError(
                 f"experiment {entry.experiment!r} has unknown task {entry.task!r}; "
-                f"known: {', '.join(PRIMARY_METRIC)}"
+                f"known: {', '.join(ranked_by)}"
             )
         by_dataset.setdefault(entry.dataset, []).append(entry)
     rows = []
@@ -66,17 +59,11 @@ def leaderboard_rows(results: Iterable[ResultEntry]) -> list[dict[str, Any]]:
         tasks = sorted({entry.task for entry in entries})
         if len(tasks) > 1:
             raise ValueError(f"dataset {dataset!r} has experiments of different tasks: {', '.join(tasks)}")
-        metric, higher_is_better = PRIMARY_METRIC[tasks[0]]
-        ranked = sorted(entries, key=lambda entry: _rank_key(entry, metric, higher_is_better))
-        rows.extend(_row(entry, rank, metric) for rank, entry in enumerate(ranked, start=1))
+        metric = registry.spec(ranked_by[tasks[0]])
+        named = {entry.experiment: entry for entry in entries}
+        ranked = metric.rank({name: entry.metrics.get(metric.name) for name, entry in named.items()})
+        rows.extend(_row(named[name], rank, metric.name) for rank, name in enumerate(ranked, start=1))
     return rows
-
-
-def _rank_key(entry: ResultEntry, metric: str, higher_is_better: bool) -> tuple[bool, float, str]:
-    value = _metric_value(entry.metrics, metric)
-    if value is None:
-        return (True, 0.0, entry.experiment)
-    return (False, -value if higher_is_better else value, entry.experiment)
 
 
 def _row(entry: ResultEntry, rank: int, metric: str) -> dict[str, Any]:
@@ -88,21 +75,13 @@ def _row(entry: ResultEntry, rank: int, metric: str) -> dict[str, Any]:
         "model": entry.model,
         "family": entry.family,
         "primary_metric": metric,
-        "primary_value": _metric_value(entry.metrics, metric),
+        "primary_value": registry.finite(entry.metrics.get(metric)),
         "metrics": dict(entry.metrics),
         "train_seconds": entry.train_seconds,
         "run_id": entry.run_id,
         "run_url": entry.run_url,
         "experiment_url": entry.experiment_url,
     }
-
-
-def _metric_value(metrics: Mapping[str, Any], name: str) -> float | None:
-    """The metric as a float, or None when it is absent or NaN."""
-    value = metrics.get(name)
-    if value is None or math.isnan(float(value)):
-        return None
-    return float(value)
 
 
 def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -112,9 +91,9 @@ def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         return "\n".join([*lines, "No results yet.", ""])
     for dataset, group in _group_by_dataset(rows).items():
         task = group[0]["task"]
-        metric, higher_is_better = PRIMARY_METRIC[task]
-        metrics = TABLE_METRICS[task]
-        direction = "higher" if higher_is_better else "lower"
+        ranked = registry.spec(group[0]["primary_metric"])
+        metrics = [spec.name for spec in registry.leaderboard_columns(task, ranked)]
+        metric, direction = ranked.label, ranked.direction
         header = ["rank", "experiment", "model", "family", *metrics, "train seconds", "MLflow run"]
         align = ["---:", "---", "---", "---", *["---:"] * len(metrics), "---:", "---"]
         lines += [f"## {dataset}", "", f"{task}, ranked by test {metric} ({direction} is better).", ""]
@@ -127,7 +106,7 @@ def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
                 _escape(row["experiment"]),
                 _escape(row["model"]),
                 _escape(row["family"]),
-                *(_format_number(_metric_value(row["metrics"], name)) for name in metrics),
+                *(_format_metric(name, row["metrics"].get(name)) for name in metrics),
                 _format_number(row["train_seconds"]),
                 _run_cell(row["run_id"], row["run_url"]),
             ]
@@ -161,6 +140,12 @@ def _format_number(value: float | None) -> str:
     return MISSING if value is None else f"{value:.4f}"
 
 
+def _format_metric(name: str, value: Any) -> str:
+    """`value` as the spec of metric `name` shows it; "—" when it is not a finite number."""
+    number = registry.finite(value)
+    return MISSING if number is None else registry.spec(name).format(number)
+
+
 def _run_cell(run_id: str | None, run_url: str | None) -> str:
     if run_url:
         return f"[{_escape(run_id or 'run')}]({run_url})"
@@ -188,15 +173,15 @@ def plot_leaderboard(path: Path | str, rows: Sequence[Mapping[str, Any]]) -> Non
 
 
 def _draw_panel(ax: Any, dataset: str, group: Sequence[Mapping[str, Any]]) -> None:
-    metric, higher_is_better = PRIMARY_METRIC[group[0]["task"]]
+    metric = registry.spec(group[0]["primary_metric"])
     values = [row["primary_value"] for row in group]
     bars = ax.barh(
         [row["experiment"] for row in group],
         [0.0 if value is None else value for value in values],  # missing: no bar, a "—" label
         color="tab:blue",
     )
-    ax.bar_label(bars, labels=[_format_number(value) for value in values], padding=3, fontsize=8)
+    ax.bar_label(bars, labels=[_format_metric(metric.name, value) for value in values], padding=3, fontsize=8)
     ax.invert_yaxis()  # rank 1 on top
     ax.margins(x=0.2)
-    ax.set_title(f"{dataset}: test {metric} ({'higher' if higher_is_better else 'lower'} is better)")
+    ax.set_title(f"{dataset}: test {metric.label} ({metric.direction} is better)")
     ax.grid(axis="x", alpha=0.3)
