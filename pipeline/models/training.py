@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.models import building
 from pipeline.config import Experiment
 from pipeline.datasets.processed import ProcessedData
+from pipeline.models import building
 from pipeline.models.fit_result import FitResult
 
 
