@@ -4,6 +4,8 @@ rest with the fix, and a new family is one entry plus its builder."""
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
@@ -194,3 +196,13 @@ def test_a_new_family_is_one_entry_and_its_builder(monkeypatch, tmp_path):
         PipelineError, match=r"model 'tree' \(family tiny_tree\).*tiny_tree needs tabular data"
     ):
         building.check_compatible(model_cfg, make_data(layout="image").schema, name="tree")
+
+
+def test_the_registry_loads_no_backend():
+    code = (
+        "import sys\n"
+        "from pipeline.models import building, families, persistence, prediction\n"
+        "print(sorted({'keras', 'tensorflow', 'sklearn', 'skops'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
