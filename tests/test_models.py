@@ -300,7 +300,8 @@ def test_check_compatible_uses_the_model_name():
 
 
 def test_a_bad_face_completion_estimator_is_refused_with_the_params():
-    with pytest.raises(ValueError, match="estimator\n  Input should be 'extra_trees_regressor', 'knn_regressor'"):
+    expected = "estimator\n  Input should be 'extra_trees_regressor', 'knn_regressor'"
+    with pytest.raises(ValueError, match=expected):
         FaceCompletionModel(family="face_completion", estimator="svc")
 
 

@@ -3,7 +3,8 @@
 `config.load` checks structure, types, ranges and names without heavy imports; `check` then holds
 each model against what its library accepts: scikit-learn's published parameter constraints; and,
 where the params fix a dataset's input, each experiment's pairing of model and data, its Keras model
-built (not trained) on that input, with no kernel or pooling window wider than what it slides over.
+built (not trained) on that input, with no kernel or pooling window wider than what it slides over
+(pipeline.backends.keras.builders.check_windows).
 Any failure is one PipelineError naming the key.
 """
 
@@ -23,7 +24,6 @@ from pipeline.models import building, families
 IMAGE_SHAPES = {"digits": (8, 8, 1)}  # scikit-learn's image set; the others are tables
 TABLE_WIDTHS = {"iris": 4, "wine": 13, "breast_cancer": 30}
 N_CLASSES = {"digits": 10, "iris": 3, "wine": 3, "breast_cancer": 2}  # other counts do not change validity
-SLIDING_LAYERS = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D")
 # what a scikit-learn model is built on before its data is known: only the text families read it
 ANY_DATA = Schema("params", "classification", "text", (1,), 2, vocabulary=("a",), tokens="word")
 
@@ -117,25 +117,8 @@ def check_keras(experiment: config.Experiment, schema: Schema) -> None:
     weights (transfer) are left to `train`."""
     if not families.get(experiment.model.family).check_builds:
         return
-    import keras
+    from pipeline.backends.keras import builders
 
-    try:
+    with builders.throwaway():
         model = building.build(experiment.model, schema, experiment.seed, name=experiment.model_name)
-        _check_windows(model, experiment.model_name)
-    finally:
-        keras.backend.clear_session()
-
-
-def _check_windows(model: Any, name: str) -> None:
-    """No convolution kernel or pooling window may be wider than the feature map it slides over."""
-    for layer in model.layers:
-        if type(layer).__name__ not in SLIDING_LAYERS:
-            continue
-        window = getattr(layer, "kernel_size", None) or layer.pool_size
-        steps = tuple(layer.input.shape[1 : 1 + len(window)])
-        if any(size > step for size, step in zip(window, steps, strict=True)):
-            option = "kernel_size" if hasattr(layer, "kernel_size") else "pool_size"
-            raise PipelineError(
-                f"model {name!r}: {option} {window[0]} is wider than the {'x'.join(map(str, steps))} input "
-                f"of layer {layer.name}: lower {option} (or use fewer blocks)"
-            )
+        builders.check_windows(model, experiment.model_name)

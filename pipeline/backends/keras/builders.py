@@ -8,13 +8,17 @@ forecast). The head is float32 even under a mixed_float16 policy, so losses stay
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import keras
 from keras import layers
 
+from pipeline.core.errors import PipelineError
 from pipeline.datasets.processed import Schema
+
+SLIDING_LAYERS = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D")
 
 
 def _head(features: keras.KerasTensor, n_classes: int | None) -> keras.KerasTensor:
@@ -191,3 +195,27 @@ def build(builder: Callable[..., keras.Model], schema: Schema, seed: int, **sett
     keras.utils.set_random_seed(seed)
     n_classes = schema.n_classes if schema.is_categorical else None
     return builder(tuple(schema.input_shape), n_classes, **settings)
+
+
+@contextlib.contextmanager
+def throwaway() -> Iterator[None]:
+    """Models built inside are dropped afterwards (the params check builds one per experiment)."""
+    try:
+        yield
+    finally:
+        keras.backend.clear_session()
+
+
+def check_windows(model: keras.Model, name: str) -> None:
+    """No convolution kernel or pooling window may be wider than the feature map it slides over."""
+    for layer in model.layers:
+        if type(layer).__name__ not in SLIDING_LAYERS:
+            continue
+        window = getattr(layer, "kernel_size", None) or layer.pool_size
+        steps = tuple(layer.input.shape[1 : 1 + len(window)])
+        if any(size > step for size, step in zip(window, steps, strict=True)):
+            option = "kernel_size" if hasattr(layer, "kernel_size") else "pool_size"
+            raise PipelineError(
+                f"model {name!r}: {option} {window[0]} is wider than the {'x'.join(map(str, steps))} input "
+                f"of layer {layer.name}: lower {option} (or use fewer blocks)"
+            )
