@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
@@ -198,11 +199,19 @@ def test_a_new_family_is_one_entry_and_its_builder(monkeypatch, tmp_path):
         building.check_compatible(model_cfg, make_data(layout="image").schema, name="tree")
 
 
-def test_the_registry_loads_no_backend():
+def test_the_registry_loads_no_backend_and_a_sklearn_model_never_loads_keras(tmp_path):
     code = (
         "import sys\n"
         "from pipeline.models import building, families, persistence, prediction\n"
         "print(sorted({'keras', 'tensorflow', 'sklearn', 'skops'} & set(sys.modules)))\n"
+        "from pipeline.config import SklearnModel\n"
+        "from tests.conftest import make_data\n"
+        "data = make_data('regression', 'tabular')\n"
+        "model = building.build(SklearnModel(family='sklearn', estimator='ridge'), data.schema, seed=0)\n"
+        f"persistence.save(model.fit(data.train.x, data.train.y), {str(tmp_path)!r}, {{}})\n"
+        f"prediction.predict(persistence.load({str(tmp_path)!r}), data.test.x, data.schema)\n"
+        "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert result.stdout.split() == ["[]", "[]"]
