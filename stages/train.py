@@ -13,7 +13,7 @@ import io
 from pipeline import config
 from pipeline.core import storage
 from pipeline.datasets import processed
-from pipeline.models import building, persistence, training
+from pipeline.models import building, families, persistence, training
 from pipeline.tracking import runs
 from pipeline.tracking.run import Run
 from stages import cli
@@ -82,7 +82,7 @@ def log_training(
         run.log_artifacts([data_dir / processed.VOCABULARY_FILE], artifact_path="data")
     run.log_history(history)
     run.log_metrics({"fit_seconds": summary["fit_seconds"]})
-    flavor = "keras" if experiment.model.family in config.KERAS_FAMILIES else "sklearn"
+    flavor = families.get(experiment.model.family).flavor
     run.log_model(model, flavor=flavor, input_example=data.train.x[:5])
 
 

@@ -222,7 +222,7 @@ def test_the_estimator_names_are_the_backends_registries():
     from pipeline.backends.sklearn import baselines, face_completion
 
     assert set(get_args(config.SKLEARN_ESTIMATORS)) == set(baselines.ESTIMATORS)
-    assert set(get_args(config.FACE_COMPLETION_ESTIMATORS)) == set(face_completion.ESTIMATORS)
+    assert set(get_args(config.FACE_COMPLETION_ESTIMATORS)) == set(face_completion.estimator_names())
 
 
 def test_the_activation_names_are_keras_own():

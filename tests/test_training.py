@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from pipeline.config import (
-    KERAS_FAMILIES,
     CnnModel,
     DnnModel,
     Experiment,
@@ -36,7 +35,7 @@ def make_experiment(model: ModelConfig, n_jobs: int = 1, **train: object) -> Exp
         seed=0,
         dataset="tiny",
         dataset_config=SklearnSource(source="sklearn", name="iris"),
-        backend="keras" if model.family in KERAS_FAMILIES else "sklearn",
+        backend=model.backend,
         model_name="tiny_model",
         model=model,
         train=Train(**{"epochs": 1, "batch_size": 16, **train}),

@@ -40,7 +40,6 @@ from pipeline.config.decisions import PROMOTE_METRICS, Gate, Promote
 from pipeline.config.models import (
     ACTIVATIONS,
     FACE_COMPLETION_ESTIMATORS,
-    KERAS_FAMILIES,
     SKLEARN_ESTIMATORS,
     CnnModel,
     Conv1dModel,
@@ -99,7 +98,6 @@ __all__ = [
     "IdxSource",
     "ImageFeatures",
     "ImageFolderSource",
-    "KERAS_FAMILIES",
     "KerasModelConfig",
     "KerasNpzSource",
     "LstmModel",

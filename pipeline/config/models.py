@@ -1,16 +1,20 @@
-"""The `models:` section: each model's family and settings, per backend."""
+"""The `models:` section: each model's family and settings, per backend.
+
+A family's settings class (a `ModelSettings` with its `backend`) is all the config knows of it; the
+backends' unions are made of those classes, and pipeline.models.families declares the rest.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from pipeline.config.base import Name, PositiveInt, Rate, Section, Units
+from pipeline.config.base import Backend, Name, PositiveInt, Rate, Section, Units
 from pipeline.config.datasets import RemoteFile
 
-# Registry names of pipeline.backends.sklearn (baselines.ESTIMATORS, face_completion.ESTIMATORS; a test
-# keeps them equal), so a misspelt estimator fails when params are loaded, without importing scikit-learn.
+# Names of pipeline.backends.sklearn.baselines.ESTIMATORS (a test keeps them equal), so a misspelt
+# estimator fails when params are loaded, without importing scikit-learn. One name, one estimator.
 SKLEARN_ESTIMATORS = Literal[
     "logistic_regression",
     "random_forest",
@@ -28,7 +32,16 @@ SKLEARN_ESTIMATORS = Literal[
     "hist_gradient_boosting_regressor",
     "knn_regressor",
 ]
-FACE_COMPLETION_ESTIMATORS = Literal["extra_trees", "knn", "linear_regression", "ridge_cv"]
+# The registry's regressors that predict many outputs at once (scikit-learn's multi_output tag; a test
+# keeps them equal): face completion predicts every pixel of the lower half.
+FACE_COMPLETION_ESTIMATORS = Literal[
+    "extra_trees_regressor",
+    "knn_regressor",
+    "linear_regression",
+    "random_forest_regressor",
+    "ridge",
+    "ridge_cv",
+]
 # keras.activations by name (a test keeps them equal to Keras' own)
 ACTIVATIONS = Literal[
     "celu",
@@ -82,28 +95,37 @@ class ImageFeatures(Section):
     bins: Annotated[int, Field(ge=2, le=256)] = 16
 
 
-class SklearnModel(Section):
+class ModelSettings(Section):
+    """One model family's settings: `family` names it; `backend` (a class attribute) is its library."""
+
+    backend: ClassVar[Backend]
+
+
+class SklearnModel(ModelSettings):
     """A scikit-learn estimator by registry name; `hyperparameters` are its keyword arguments.
 
     `features` (images only) puts a feature step before the estimator; None feeds it the raw pixels.
     """
 
+    backend: ClassVar[Backend] = "sklearn"
     family: Literal["sklearn"]
     estimator: SKLEARN_ESTIMATORS
     hyperparameters: dict[str, Any] = {}
     features: ImageFeatures | None = None
 
 
-class FaceCompletionModel(Section):
+class FaceCompletionModel(ModelSettings):
     """Multi-output regression predicting the lower half of an image from its upper half."""
 
+    backend: ClassVar[Backend] = "sklearn"
     family: Literal["face_completion"]
     estimator: FACE_COMPLETION_ESTIMATORS
     hyperparameters: dict[str, Any] = {}
     n_preview: PositiveInt = 5
 
 
-class DnnModel(Section):
+class DnnModel(ModelSettings):
+    backend: ClassVar[Backend] = "keras"
     family: Literal["dnn"]
     hidden_units: list[PositiveInt] = [128]
     activation: ACTIVATIONS = "relu"
@@ -113,12 +135,13 @@ class DnnModel(Section):
     l2: Annotated[float, Field(ge=0)] = 0.0
 
 
-class CnnModel(Section):
+class CnnModel(ModelSettings):
     """Conv blocks -> flatten -> dense head. A block is `convs_per_block` convolutions (one entry of
     `filters` each) then max pooling and dropout; `padding` applies to convolutions and pooling.
     `conv_dropout_rate` / `dense_dropout_rate` override `dropout_rate` after conv blocks / dense layers.
     """
 
+    backend: ClassVar[Backend] = "keras"
     family: Literal["cnn"]
     filters: Units = [32, 64]
     kernel_size: PositiveInt = 3
@@ -141,9 +164,10 @@ class CnnModel(Section):
         return self
 
 
-class LstmModel(Section):
+class LstmModel(ModelSettings):
     """Stacked LSTMs over a sequence, image rows, or token ids (through an Embedding of `embedding_dim`)."""
 
+    backend: ClassVar[Backend] = "keras"
     family: Literal["lstm"]
     units: Units = [64]
     bidirectional: bool = False
@@ -151,9 +175,10 @@ class LstmModel(Section):
     embedding_dim: PositiveInt = 64  # token-id input only
 
 
-class Conv1dModel(Section):
+class Conv1dModel(ModelSettings):
     """Embedding -> Dropout -> Conv1D blocks (MaxPooling1D between them) -> global max pool -> Dense."""
 
+    backend: ClassVar[Backend] = "keras"
     family: Literal["conv1d"]
     embedding_dim: PositiveInt = 64
     dropout_rate: Rate = 0.2
@@ -163,9 +188,10 @@ class Conv1dModel(Section):
     dense_units: list[PositiveInt] = [64]
 
 
-class TfidfModel(Section):
+class TfidfModel(ModelSettings):
     """TF-IDF features of word or character n-grams feeding a linear classifier, as one Pipeline."""
 
+    backend: ClassVar[Backend] = "sklearn"
     family: Literal["tfidf"]
     analyzer: Literal["word", "char_wb"] = "word"
     ngram_range: Annotated[tuple[PositiveInt, PositiveInt], Field(strict=False)] = (1, 2)  # YAML has lists
@@ -190,7 +216,7 @@ class PretrainedWeights(RemoteFile):
     mirror: str | None = None
 
 
-class TransferModel(Section):
+class TransferModel(ModelSettings):
     """A keras.applications backbone without its top under a new softmax head (see
     pipeline.backends.keras.transfer). Images are resized to `input_size`; grey ones get 3 channels.
 
@@ -201,6 +227,7 @@ class TransferModel(Section):
     `weights: null` starts from random weights.
     """
 
+    backend: ClassVar[Backend] = "keras"
     family: Literal["transfer"]
     backbone: Literal["mobilenet_v2", "efficientnet_b0"] = "mobilenet_v2"
     alpha: Annotated[float, Field(gt=0)] = 1.0  # mobilenet_v2's width multiplier
@@ -221,12 +248,15 @@ class TransferModel(Section):
         return self
 
 
-KerasModelConfig = Annotated[
-    DnnModel | CnnModel | LstmModel | Conv1dModel | TransferModel, Field(discriminator="family")
-]
-SklearnModelConfig = Annotated[SklearnModel | FaceCompletionModel | TfidfModel, Field(discriminator="family")]
+def _settings_of(backend: Backend) -> Any:
+    """The settings classes of `backend`'s families, told apart by `family`."""
+    classes = tuple(cls for cls in ModelSettings.__subclasses__() if cls.backend == backend)
+    return Annotated[Union[classes], Field(discriminator="family")]  # noqa: UP007 (a union of a tuple)
+
+
+KerasModelConfig = _settings_of("keras")
+SklearnModelConfig = _settings_of("sklearn")
 ModelConfig = KerasModelConfig | SklearnModelConfig
-KERAS_FAMILIES = ("dnn", "cnn", "lstm", "conv1d", "transfer")
 
 
 class Models(Section):

@@ -3,7 +3,8 @@
 `config.load` checks structure, types, ranges and names without heavy imports; `check` then holds
 each model against what its library accepts: scikit-learn's published parameter constraints; and,
 where the params fix a dataset's input, each experiment's pairing of model and data, its Keras model
-built (not trained) on that input, with no kernel or pooling window wider than what it slides over.
+built (not trained) on that input, with no kernel or pooling window wider than what it slides over
+(pipeline.backends.keras.builders.check_windows).
 Any failure is one PipelineError naming the key.
 """
 
@@ -18,12 +19,13 @@ from pipeline.config import DatasetConfig, Params
 from pipeline.core import storage
 from pipeline.core.errors import PipelineError
 from pipeline.datasets.processed import Schema
-from pipeline.models import building
+from pipeline.models import building, families
 
 IMAGE_SHAPES = {"digits": (8, 8, 1)}  # scikit-learn's image set; the others are tables
 TABLE_WIDTHS = {"iris": 4, "wine": 13, "breast_cancer": 30}
 N_CLASSES = {"digits": 10, "iris": 3, "wine": 3, "breast_cancer": 2}  # other counts do not change validity
-SLIDING_LAYERS = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D")
+# what a scikit-learn model is built on before its data is known: only the text families read it
+ANY_DATA = Schema("params", "classification", "text", (1,), 2, vocabulary=("a",), tokens="word")
 
 
 def check(path: Path = config.DEFAULT_PARAMS, built: Path | None = None, keras_code: str = "") -> Params:
@@ -48,9 +50,8 @@ def check(path: Path = config.DEFAULT_PARAMS, built: Path | None = None, keras_c
         _named(where, building.check_compatible, experiment.model, schema, name=experiment.model_name)
         if experiment.backend != "keras":
             continue
-        key = storage.sha256_bytes(
-            f"{code}{experiment.model.model_dump_json()}{schema}{experiment.seed}".encode()
-        )
+        settings = experiment.model.model_dump_json()
+        key = storage.sha256_bytes(f"{code}{settings}{schema}{experiment.seed}".encode())
         if key not in known:
             _named(where, check_keras, experiment, schema)
         keys.add(key)
@@ -71,16 +72,7 @@ def _named(where: str, check_one: Callable[..., None], *args: Any, **kwargs: Any
 
 def check_sklearn(model: config.SklearnModelConfig, n_jobs: int) -> None:
     """Build the unfitted pipeline and validate every step's parameters as `fit` would."""
-    from pipeline.backends.sklearn import baselines, face_completion, text
-
-    if model.family == "tfidf":
-        pipeline = text.build(model, ["a"], "word", seed=0, n_jobs=n_jobs)
-    elif model.family == "face_completion":
-        pipeline = face_completion.build(model.estimator, model.hyperparameters, seed=0, n_jobs=n_jobs)
-    else:
-        pipeline = baselines.build(
-            model.estimator, model.hyperparameters, seed=0, n_jobs=n_jobs, features=model.features
-        )
+    pipeline = families.get(model.family).build(model, ANY_DATA, 0, n_jobs)
     for _, step in pipeline.steps:
         step._validate_params()  # the constraints check `fit` starts with (sklearn.utils._param_validation)
         _no_stray_mappings(step)
@@ -121,29 +113,12 @@ def known_schema(name: str, cfg: DatasetConfig) -> Schema | None:
 
 
 def check_keras(experiment: config.Experiment, schema: Schema) -> None:
-    """Build the experiment's model on its dataset's known input; transfer models (pinned weights to
-    fetch first) are left to `train`."""
-    if experiment.model.family == "transfer":
+    """Build the experiment's model on its dataset's known input; families whose building fetches
+    weights (transfer) are left to `train`."""
+    if not families.get(experiment.model.family).check_builds:
         return
-    import keras
+    from pipeline.backends.keras import builders
 
-    try:
+    with builders.throwaway():
         model = building.build(experiment.model, schema, experiment.seed, name=experiment.model_name)
-        _check_windows(model, experiment.model_name)
-    finally:
-        keras.backend.clear_session()
-
-
-def _check_windows(model: Any, name: str) -> None:
-    """No convolution kernel or pooling window may be wider than the feature map it slides over."""
-    for layer in model.layers:
-        if type(layer).__name__ not in SLIDING_LAYERS:
-            continue
-        window = getattr(layer, "kernel_size", None) or layer.pool_size
-        steps = tuple(layer.input.shape[1 : 1 + len(window)])
-        if any(size > step for size, step in zip(window, steps, strict=True)):
-            option = "kernel_size" if hasattr(layer, "kernel_size") else "pool_size"
-            raise PipelineError(
-                f"model {name!r}: {option} {window[0]} is wider than the {'x'.join(map(str, steps))} input "
-                f"of layer {layer.name}: lower {option} (or use fewer blocks)"
-            )
+        builders.check_windows(model, experiment.model_name)

@@ -1,4 +1,4 @@
-"""Save a fitted model with its hyperparameters, and load it back safely."""
+"""Save a fitted model with its hyperparameters, and load it back safely, through its backend."""
 
 from __future__ import annotations
 
@@ -6,37 +6,27 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sklearn.base import BaseEstimator
-
 from pipeline.core import storage
 from pipeline.core.errors import PipelineError
-from pipeline.models import skops_trust
+from pipeline.models.backends import BACKENDS, of_model
 
 logger = logging.getLogger(__name__)
 
-KERAS_FILE = "model.keras"
-SKOPS_FILE = "model.skops"
+KERAS_FILE = BACKENDS["keras"].model_file
+SKOPS_FILE = BACKENDS["sklearn"].model_file
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 
 
 def save(model: Any, out_dir: Path | str, hyperparameters: dict[str, Any]) -> Path:
-    """Write model.keras or model.skops plus hyperparameters.json atomically; return the model file."""
+    """Write the backend's model file plus hyperparameters.json atomically; return the model file."""
     out_dir = Path(out_dir)
-    is_sklearn = isinstance(model, BaseEstimator)
-    path = out_dir / (SKOPS_FILE if is_sklearn else KERAS_FILE)
+    backend = of_model(model)
+    path = out_dir / backend.model_file
     with storage.atomic_path(path) as tmp:
-        if is_sklearn:
-            import skops.io  # imports all of scikit-learn: only when needed
-
-            skops.io.dump(model, tmp)
-        else:
-            staged = tmp.with_suffix(".keras")  # Keras insists on the extension
-            try:
-                model.save(staged)
-                staged.replace(tmp)
-            finally:
-                staged.unlink(missing_ok=True)
-    (out_dir / (KERAS_FILE if is_sklearn else SKOPS_FILE)).unlink(missing_ok=True)  # a stale other format
+        backend.fitted().save(model, tmp)
+    for other in BACKENDS.values():  # a stale model of another backend
+        if other is not backend:
+            (out_dir / other.model_file).unlink(missing_ok=True)
     storage.write_json(out_dir / HYPERPARAMETERS_FILE, hyperparameters)
     logger.info("saved %s", path)
     return path
@@ -45,27 +35,8 @@ def save(model: Any, out_dir: Path | str, hyperparameters: dict[str, Any]) -> Pa
 def load(out_dir: Path | str) -> Any:
     """Load what `save` wrote: Keras in safe mode; skops trusting only sklearn/numpy/our own types."""
     out_dir = Path(out_dir)
-    if (out_dir / KERAS_FILE).exists():
-        import keras
-
-        try:
-            return keras.models.load_model(out_dir / KERAS_FILE, safe_mode=True)
-        except ValueError as err:  # safe mode refuses code in the file (Lambda layers, custom objects)
-            raise PipelineError(
-                f"{out_dir / KERAS_FILE} cannot be loaded safely ({err}); re-create it with the train stage"
-            ) from None
-    path = out_dir / SKOPS_FILE
-    if not path.exists():
-        raise PipelineError(
-            f"no {KERAS_FILE} or {SKOPS_FILE} in {out_dir}: run the train stage for this experiment first"
-        )
-    import skops.io
-
-    untrusted = skops.io.get_untrusted_types(file=path)
-    refused = skops_trust.refused_types(untrusted)
-    if refused:
-        raise PipelineError(
-            f"{path} holds types outside scikit-learn, numpy and pipeline.models: {', '.join(refused)}; "
-            "refusing to load it — re-create it with the train stage"
-        )
-    return skops.io.load(path, trusted=untrusted)
+    for backend in BACKENDS.values():
+        if (out_dir / backend.model_file).exists():
+            return backend.fitted().load(out_dir / backend.model_file)
+    files = " or ".join(backend.model_file for backend in BACKENDS.values())
+    raise PipelineError(f"no {files} in {out_dir}: run the train stage for this experiment first")

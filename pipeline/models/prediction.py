@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from pipeline.datasets.processed import Schema
+from pipeline.models import backends
 
 
 def is_face_completion(model: Any) -> bool:
     """A face-completion pipeline (scikit-learn); a Keras model never is one."""
-    if not isinstance(model, BaseEstimator):
+    if not backends.BACKENDS["sklearn"].owns(model):
         return False
     from pipeline.backends.sklearn import face_completion
 
@@ -24,19 +24,4 @@ def predict(model: Any, x: np.ndarray, schema: Schema) -> np.ndarray:
 
     A face-completion model returns the images (n, H, W, C) with their lower half predicted.
     """
-    if not isinstance(model, BaseEstimator):
-        output = np.asarray(model.predict(x, verbose=0))
-        return output if schema.is_categorical else output.reshape(-1)
-    from pipeline.backends.sklearn import face_completion
-
-    if face_completion.is_face_completion(model):
-        return face_completion.complete(model, x)
-    if not schema.is_categorical:
-        return np.asarray(model.predict(x)).reshape(-1)
-    probabilities = np.zeros((len(x), schema.n_classes), dtype=np.float64)
-    classes = np.asarray(model.classes_, dtype=np.int64)  # a class missing from train gets no column
-    if hasattr(model, "predict_proba"):
-        probabilities[:, classes] = model.predict_proba(x)
-    else:
-        probabilities[np.arange(len(x)), np.asarray(model.predict(x), dtype=np.int64)] = 1.0
-    return probabilities
+    return backends.of_model(model).fitted().predict(model, x, schema)

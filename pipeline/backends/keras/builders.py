@@ -1,15 +1,24 @@
 """Keras 3 functional builders: shapes positional, hyperparameters keyword-only, uncompiled models out.
 
+A family's settings (pipeline.config.models) hold the hyperparameters' defaults; the builders take
+every one of them, plus what the data decides (`vocab_size`, `mask_padding`, `every_step`).
 `n_classes` set means a softmax head over the classes; `None` means one linear unit (regression or
 forecast). The head is float32 even under a mixed_float16 policy, so losses stay numerically stable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import keras
 from keras import layers
+
+from pipeline.core.errors import PipelineError
+from pipeline.datasets.processed import Schema
+
+SLIDING_LAYERS = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D")
 
 
 def _head(features: keras.KerasTensor, n_classes: int | None) -> keras.KerasTensor:
@@ -40,12 +49,12 @@ def build_dnn(
     input_shape: tuple[int, ...],
     n_classes: int | None,
     *,
-    hidden_units: Sequence[int] = (128,),
-    activation: str = "relu",
-    dropout_rate: float = 0.0,
-    batch_norm: bool = False,
-    l1: float = 0.0,
-    l2: float = 0.0,
+    hidden_units: Sequence[int],
+    activation: str,
+    dropout_rate: float,
+    batch_norm: bool,
+    l1: float,
+    l2: float,
 ) -> keras.Model:
     """Flatten -> dense blocks (Dense, optional BatchNorm, activation, dropout) -> head."""
     regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if l1 or l2 else None
@@ -67,16 +76,16 @@ def build_cnn(
     input_shape: tuple[int, ...],
     n_classes: int | None,
     *,
-    filters: Sequence[int] = (32, 64),
-    kernel_size: int = 3,
-    pool_size: int = 2,
-    padding: str = "same",
-    convs_per_block: int = 1,
-    batch_norm: bool = False,
-    dropout_rate: float = 0.0,
-    conv_dropout_rate: float | None = None,
-    dense_dropout_rate: float | None = None,
-    dense_units: Sequence[int] = (128,),
+    filters: Sequence[int],
+    kernel_size: int,
+    pool_size: int,
+    padding: str,
+    convs_per_block: int,
+    batch_norm: bool,
+    dropout_rate: float,
+    conv_dropout_rate: float | None,
+    dense_dropout_rate: float | None,
+    dense_units: Sequence[int],
 ) -> keras.Model:
     """Conv blocks -> flatten -> dense head. A block: `convs_per_block` x (Conv2D, optional BatchNorm,
     ReLU), then MaxPooling and dropout. `padding` applies to convolutions and pooling ("same" never
@@ -107,11 +116,11 @@ def build_lstm(
     input_shape: tuple[int, ...],
     n_classes: int | None,
     *,
-    units: Sequence[int] = (64,),
-    bidirectional: bool = False,
-    dropout_rate: float = 0.0,
+    units: Sequence[int],
+    bidirectional: bool,
+    dropout_rate: float,
+    embedding_dim: int,
     vocab_size: int | None = None,
-    embedding_dim: int = 64,
     mask_padding: bool = True,
     every_step: bool = False,
 ) -> keras.Model:
@@ -148,12 +157,12 @@ def build_conv1d(
     n_classes: int | None,
     *,
     vocab_size: int,
-    embedding_dim: int = 64,
-    dropout_rate: float = 0.2,
-    filters: Sequence[int] = (128,),
-    kernel_size: int = 5,
-    pool_size: int = 4,
-    dense_units: Sequence[int] = (64,),
+    embedding_dim: int,
+    dropout_rate: float,
+    filters: Sequence[int],
+    kernel_size: int,
+    pool_size: int,
+    dense_units: Sequence[int],
 ) -> keras.Model:
     """The classic text CNN: Embedding -> Dropout -> Conv1D blocks (MaxPooling1D between them) ->
     GlobalMaxPooling1D -> dense blocks -> head, over token ids (length,)."""
@@ -180,9 +189,33 @@ def last_step(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, layers.Reshape((width,), name="next")(last), name=model.name)
 
 
-BUILDERS: dict[str, Callable[..., keras.Model]] = {
-    "dnn": build_dnn,
-    "cnn": build_cnn,
-    "lstm": build_lstm,
-    "conv1d": build_conv1d,
-}
+def build(builder: Callable[..., keras.Model], schema: Schema, seed: int, **settings: Any) -> keras.Model:
+    """`builder(input_shape, n_classes, **settings)` for the data, Python, NumPy and Keras seeded with
+    `seed` first, so initial weights are reproducible."""
+    keras.utils.set_random_seed(seed)
+    n_classes = schema.n_classes if schema.is_categorical else None
+    return builder(tuple(schema.input_shape), n_classes, **settings)
+
+
+@contextlib.contextmanager
+def throwaway() -> Iterator[None]:
+    """Models built inside are dropped afterwards (the params check builds one per experiment)."""
+    try:
+        yield
+    finally:
+        keras.backend.clear_session()
+
+
+def check_windows(model: keras.Model, name: str) -> None:
+    """No convolution kernel or pooling window may be wider than the feature map it slides over."""
+    for layer in model.layers:
+        if type(layer).__name__ not in SLIDING_LAYERS:
+            continue
+        window = getattr(layer, "kernel_size", None) or layer.pool_size
+        steps = tuple(layer.input.shape[1 : 1 + len(window)])
+        if any(size > step for size, step in zip(window, steps, strict=True)):
+            option = "kernel_size" if hasattr(layer, "kernel_size") else "pool_size"
+            raise PipelineError(
+                f"model {name!r}: {option} {window[0]} is wider than the {'x'.join(map(str, steps))} input "
+                f"of layer {layer.name}: lower {option} (or use fewer blocks)"
+            )

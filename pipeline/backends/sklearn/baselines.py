@@ -24,6 +24,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC, LinearSVC
+from sklearn.utils import get_tags
 
 from pipeline.backends.sklearn import image_features
 from pipeline.config import ImageFeatures
@@ -32,7 +33,7 @@ from pipeline.core.errors import PipelineError
 
 @dataclass(frozen=True)
 class Baseline:
-    """An estimator class, the task it serves and defaults that `hyperparameters` may override.
+    """An estimator class and defaults that `hyperparameters` may override.
 
     `standardize`: image features are standardised before this estimator (it is sensitive to their scale).
     `calibrated_probability`: `probability: true` in hyperparameters wraps the estimator in
@@ -42,30 +43,38 @@ class Baseline:
     """
 
     estimator: type[BaseEstimator]
-    task: Literal["classification", "regression"]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     standardize: bool = False
     calibrated_probability: bool = False
 
+    @property
+    def task(self) -> Literal["classification", "regression"]:
+        """What the estimator serves, by scikit-learn's own tags."""
+        return "classification" if get_tags(self.estimator()).estimator_type == "classifier" else "regression"
 
+    @property
+    def multi_output(self) -> bool:
+        """Whether it fits many targets at once, by scikit-learn's own tags."""
+        return get_tags(self.estimator()).target_tags.multi_output
+
+
+# One name, one estimator: classifiers by plain names, regressors' names say so (or name a regressor)
 ESTIMATORS: dict[str, Baseline] = {
-    "logistic_regression": Baseline(
-        LogisticRegression, "classification", {"max_iter": 1000}, standardize=True
-    ),
-    "random_forest": Baseline(RandomForestClassifier, "classification"),
-    "svc": Baseline(SVC, "classification", standardize=True, calibrated_probability=True),
-    "linear_svc": Baseline(LinearSVC, "classification", standardize=True),
-    "knn": Baseline(KNeighborsClassifier, "classification"),
-    "hist_gradient_boosting": Baseline(HistGradientBoostingClassifier, "classification"),
-    "extra_trees": Baseline(ExtraTreesClassifier, "classification"),
-    "mlp": Baseline(MLPClassifier, "classification", {"max_iter": 500}, standardize=True),
-    "ridge": Baseline(Ridge, "regression", standardize=True),
-    "ridge_cv": Baseline(RidgeCV, "regression"),
-    "linear_regression": Baseline(LinearRegression, "regression"),
-    "random_forest_regressor": Baseline(RandomForestRegressor, "regression"),
-    "extra_trees_regressor": Baseline(ExtraTreesRegressor, "regression"),
-    "hist_gradient_boosting_regressor": Baseline(HistGradientBoostingRegressor, "regression"),
-    "knn_regressor": Baseline(KNeighborsRegressor, "regression"),
+    "logistic_regression": Baseline(LogisticRegression, {"max_iter": 1000}, standardize=True),
+    "random_forest": Baseline(RandomForestClassifier),
+    "svc": Baseline(SVC, standardize=True, calibrated_probability=True),
+    "linear_svc": Baseline(LinearSVC, standardize=True),
+    "knn": Baseline(KNeighborsClassifier),
+    "hist_gradient_boosting": Baseline(HistGradientBoostingClassifier),
+    "extra_trees": Baseline(ExtraTreesClassifier),
+    "mlp": Baseline(MLPClassifier, {"max_iter": 500}, standardize=True),
+    "ridge": Baseline(Ridge, standardize=True),
+    "ridge_cv": Baseline(RidgeCV),
+    "linear_regression": Baseline(LinearRegression),
+    "random_forest_regressor": Baseline(RandomForestRegressor),
+    "extra_trees_regressor": Baseline(ExtraTreesRegressor),
+    "hist_gradient_boosting_regressor": Baseline(HistGradientBoostingRegressor),
+    "knn_regressor": Baseline(KNeighborsRegressor),
 }
 
 
@@ -121,6 +130,14 @@ def make_estimator(
     except (ValueError, TypeError) as err:
         raise PipelineError(f"estimator {name!r}: {err} Fix its hyperparameters in params.yaml") from None
     return instance
+
+
+def configured(
+    name: str, hyperparameters: Mapping[str, Any], *, seed: int, n_jobs: int | None = None
+) -> BaseEstimator:
+    """The registry's estimator `name` with its defaults, then `hyperparameters` (see make_estimator)."""
+    baseline = lookup(name)
+    return make_estimator(name, baseline.estimator, {**baseline.defaults, **hyperparameters}, seed, n_jobs)
 
 
 def build(

@@ -1,7 +1,8 @@
 """Multi-output face completion: predict the lower half of an image from its upper half.
 
 The scikit-learn example "Face completion with multi-output estimators", as a Pipeline that takes
-whole NHWC images (its first step keeps the upper half) and predicts the flattened lower half.
+whole NHWC images (its first step keeps the upper half) and predicts the flattened lower half. Its
+estimator is any multi-output regressor of the baselines' registry, by the same name.
 """
 
 from __future__ import annotations
@@ -10,22 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.ensemble import ExtraTreesRegressor
-from sklearn.linear_model import LinearRegression, RidgeCV
-from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from pipeline.backends.sklearn.baselines import make_estimator
+from pipeline.backends.sklearn import baselines
 from pipeline.core.errors import PipelineError
 
-ESTIMATORS: dict[str, type[BaseEstimator]] = {
-    "extra_trees": ExtraTreesRegressor,
-    "knn": KNeighborsRegressor,
-    "linear_regression": LinearRegression,
-    "ridge_cv": RidgeCV,
-}
 FIRST_STEP = "upper_half"
 
 
@@ -54,17 +45,23 @@ def upper_half(x_images: np.ndarray) -> np.ndarray:
     return split_halves(x_images)[0]
 
 
-def lookup(name: str) -> type[BaseEstimator]:
-    if name not in ESTIMATORS:
-        raise PipelineError(
-            f"unknown face_completion estimator {name!r}: use one of {', '.join(sorted(ESTIMATORS))}"
-        )
-    return ESTIMATORS[name]
+def estimator_names() -> list[str]:
+    """The registry's estimators that fit the whole lower half at once: multi-output regressors."""
+    return sorted(
+        name
+        for name, baseline in baselines.ESTIMATORS.items()
+        if baseline.task == "regression" and baseline.multi_output
+    )
 
 
 def build(name: str, hyperparameters: Mapping[str, Any], *, seed: int, n_jobs: int | None = None) -> Pipeline:
     """Unfitted Pipeline: images -> upper half -> estimator; fit it with `split_halves(x)[1]` as target."""
-    estimator = make_estimator(name, lookup(name), hyperparameters, seed, n_jobs)
+    if name not in estimator_names():
+        raise PipelineError(
+            f"face completion predicts every pixel of the lower half, which estimator {name!r} cannot: "
+            f"use one of {', '.join(estimator_names())}"
+        )
+    estimator = baselines.configured(name, hyperparameters, seed=seed, n_jobs=n_jobs)
     return Pipeline([(FIRST_STEP, FunctionTransformer(upper_half)), ("estimator", estimator)])
 
 

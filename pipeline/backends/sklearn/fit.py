@@ -6,10 +6,9 @@ import time
 
 import sklearn
 
-from pipeline.backends.sklearn import face_completion
 from pipeline.config import Experiment
 from pipeline.datasets.processed import ProcessedData
-from pipeline.models import building
+from pipeline.models import building, families
 from pipeline.models.fit_result import FitResult
 
 
@@ -17,8 +16,7 @@ def fit_sklearn(experiment: Experiment, data: ProcessedData) -> FitResult:
     model = building.build(
         experiment.model, data.schema, experiment.seed, name=experiment.model_name, n_jobs=experiment.n_jobs
     )
-    x = data.train.x
-    y = face_completion.split_halves(x)[1] if experiment.model.family == "face_completion" else data.train.y
+    x, y = data.train.x, families.get(experiment.model.family).target(data.train)
     start = time.perf_counter()
     model.fit(x, y)
     return FitResult(

@@ -27,10 +27,7 @@ def ids_to_text(x: np.ndarray, vocabulary: Sequence[str], tokens: str) -> np.nda
 def build(
     cfg: TfidfModel, vocabulary: Sequence[str], tokens: str, *, seed: int, n_jobs: int | None = None
 ) -> Pipeline:
-    baseline = baselines.lookup(cfg.estimator)
-    estimator = baselines.make_estimator(
-        cfg.estimator, baseline.estimator, {**baseline.defaults, **cfg.hyperparameters}, seed, n_jobs
-    )
+    estimator = baselines.configured(cfg.estimator, cfg.hyperparameters, seed=seed, n_jobs=n_jobs)
     vectorizer = TfidfVectorizer(
         analyzer=cfg.analyzer,
         ngram_range=tuple(cfg.ngram_range),
