@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.backends.fit_result import FitResult
 from pipeline.config import Experiment
 from pipeline.datasets.processed import ProcessedData
-from pipeline.models import building
-from pipeline.models.fit_result import FitResult
+from pipeline.models import building, families
 
 
 def backup_dir_for(root: Path, experiment: Experiment, data_hash: str) -> Path:
@@ -37,7 +37,17 @@ def fit(
     if experiment.backend == "keras":
         from pipeline.backends.keras.fit import fit_keras
 
-        return fit_keras(experiment, data, backup_dir=backup_dir, callbacks=callbacks)
+        def build() -> Any:  # called inside the device strategy's scope
+            return building.build(experiment.model, data.schema, experiment.seed, name=experiment.model_name)
+
+        every_step = families.trains_every_step(experiment.model, data.schema)
+        return fit_keras(
+            experiment, data, build, every_step=every_step, backup_dir=backup_dir, callbacks=callbacks
+        )
     from pipeline.backends.sklearn.fit import fit_sklearn
 
-    return fit_sklearn(experiment, data)
+    model = building.build(
+        experiment.model, data.schema, experiment.seed, name=experiment.model_name, n_jobs=experiment.n_jobs
+    )
+    target = families.get(experiment.model.family).target(data.train)
+    return fit_sklearn(experiment, model, data.train.x, target)

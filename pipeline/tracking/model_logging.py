@@ -8,7 +8,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from pipeline.models import skops_trust
+from pipeline.core import skops_trust
 
 if TYPE_CHECKING:
     import numpy as np

@@ -19,17 +19,16 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.backends.fit_result import FitResult
 from pipeline.config import Experiment, Schedule, Train
 from pipeline.core import storage
 from pipeline.datasets import vocabulary
 from pipeline.datasets.processed import ProcessedData, Split
-from pipeline.models import building
-from pipeline.models.fit_result import FitResult
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +69,18 @@ def _phases(experiment: Experiment, backup_dir: Path | None) -> list[_Phase]:
 
 
 def fit_keras(
-    experiment: Experiment, data: ProcessedData, *, backup_dir: Path | None, callbacks: Sequence[Any]
+    experiment: Experiment,
+    data: ProcessedData,
+    build: Callable[[], Any],
+    *,
+    every_step: bool,
+    backup_dir: Path | None,
+    callbacks: Sequence[Any],
 ) -> FitResult:
+    """Fit the model `build()` makes (called inside the device strategy's scope) on data.train.
+
+    `every_step`: the model learns the next token after every position of a window (a language model).
+    """
     import keras
     import tensorflow as tf
 
@@ -83,10 +92,9 @@ def fit_keras(
         tf.config.experimental.enable_op_determinism()  # stays on for the process: TF cannot undo it
     info = device.configure(train.device)
     with info.strategy.scope():
-        model = building.build(experiment.model, schema, seed, name=experiment.model_name)
+        model = build()
     phases = _phases(experiment, backup_dir)
     history = _History(model, phases[-1].epochs, backup_dir / HISTORY_FILE if backup_dir else None)
-    every_step = building.trains_every_step(experiment.model, schema)
     train_set = _dataset(data.train, train, seed=seed, shuffle=True, every_step=every_step)
     val_set = _dataset(data.val, train, seed=seed, shuffle=False, every_step=every_step)
     start = time.perf_counter()

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import numpy as np
 import sklearn
 
+from pipeline.backends.fit_result import FitResult
 from pipeline.config import Experiment
-from pipeline.datasets.processed import ProcessedData
-from pipeline.models import building, families
-from pipeline.models.fit_result import FitResult
 
 
-def fit_sklearn(experiment: Experiment, data: ProcessedData) -> FitResult:
-    model = building.build(
-        experiment.model, data.schema, experiment.seed, name=experiment.model_name, n_jobs=experiment.n_jobs
-    )
-    x, y = data.train.x, families.get(experiment.model.family).target(data.train)
+def fit_sklearn(experiment: Experiment, model: Any, x: np.ndarray, y: np.ndarray) -> FitResult:
+    """Fit the unfitted `model` on (x, y) with one call."""
     start = time.perf_counter()
     model.fit(x, y)
     return FitResult(

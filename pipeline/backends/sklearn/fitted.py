@@ -9,9 +9,9 @@ import numpy as np
 import skops.io
 
 from pipeline.backends.sklearn import face_completion
+from pipeline.core import skops_trust
 from pipeline.core.errors import PipelineError
 from pipeline.datasets.processed import Schema
-from pipeline.models import skops_trust
 
 
 def save(model: Any, path: Path) -> None:

@@ -1,7 +1,7 @@
 """The one list of types skops may load: scikit-learn, numpy and our own model-step functions.
 
-Both `models.load` (models/) and the model logged to MLflow use it; it imports nothing, so the
-modules that check it stay light.
+Both the scikit-learn backend's loader and the model logged to MLflow use it; it imports nothing,
+so the modules that check it stay light.
 """
 
 from __future__ import annotations

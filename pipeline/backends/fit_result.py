@@ -1,4 +1,4 @@
-"""What fitting a model returns, whichever backend fitted it."""
+"""What a backend's fit returns: the fitted model, its history and how it was fitted."""
 
 from __future__ import annotations
 
