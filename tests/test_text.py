@@ -12,7 +12,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.datasets import processed, sources, vocabulary
 from pipeline.datasets.preprocess import preprocess
 from pipeline.evaluation import generation, scores
-from pipeline.models import building, persistence, prediction, training
+from pipeline.models import building, families, persistence, prediction, training
 
 TOPICS = {
     "food": "pizza pasta bread cheese soup salad apple cake",
@@ -273,7 +273,7 @@ def characters(tmp_path_factory):
 def test_lstm_language_model_learns_every_step_and_predicts_the_next_character(characters, tmp_path):
     model_cfg = LstmModel(family="lstm", embedding_dim=8, units=[32])
     schema = characters.schema
-    assert building.trains_every_step(model_cfg, schema)
+    assert families.trains_every_step(model_cfg, schema)
     assert building.build(model_cfg, schema, seed=0).output.shape == (None, 12, schema.n_classes)
     result = training.fit(experiment_for(model_cfg, "keras", epochs=6), characters)
     assert result.history[-1]["accuracy"] > 0.4  # over every position; the commonest character is 0.17

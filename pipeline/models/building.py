@@ -12,9 +12,6 @@ from pipeline.config import ModelConfig
 from pipeline.core.errors import PipelineError
 from pipeline.datasets.processed import Schema
 from pipeline.models import families
-from pipeline.models.families import trains_every_step
-
-__all__ = ["build", "check_compatible", "trains_every_step"]
 
 
 def check_compatible(model_cfg: ModelConfig, schema: Schema, *, name: str | None = None) -> None:
