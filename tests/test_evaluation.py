@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.evaluation import scores
+from pipeline.evaluation import plots, scores, speed
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CLASS_NAMES = ("cat", "dog", "bird")
@@ -124,14 +124,14 @@ def test_confusion_rows_have_one_named_row_per_sample():
 def test_confusion_csv_reads_back_in_the_layout_dvc_plots_expect(tmp_path):
     path = tmp_path / "results" / "confusion.csv"
     y_true, y_pred = np.array([0, 1, 2, 2, 1]), np.array([0, 2, 2, 2, 1])
-    scores.write_confusion_csv(path, scores.confusion_rows(y_true, y_pred, CLASS_NAMES))
+    plots.write_confusion_csv(path, scores.confusion_rows(y_true, y_pred, CLASS_NAMES))
     read_back = pd.read_csv(path)
     assert (list(read_back.columns), len(read_back)) == (["actual", "predicted"], 5)
 
 
 def test_write_confusion_csv_leaves_no_temp_file(tmp_path):
     path = tmp_path / "confusion.csv"
-    scores.write_confusion_csv(path, scores.confusion_rows([0], [1], CLASS_NAMES))
+    plots.write_confusion_csv(path, scores.confusion_rows([0], [1], CLASS_NAMES))
     assert [p.name for p in tmp_path.iterdir()] == ["confusion.csv"]
 
 
@@ -155,25 +155,25 @@ def test_per_class_report_scores_an_unpredicted_class_zero():
 
 def test_throughput_is_positive_and_calls_predict_after_a_warm_up():
     calls = []
-    throughput = scores.measure_throughput(lambda x: calls.append(len(x)), np.zeros((8, 2)), repeats=3)
+    throughput = speed.measure_throughput(lambda x: calls.append(len(x)), np.zeros((8, 2)), repeats=3)
     assert (throughput > 0, calls) == (True, [8, 8, 8, 8])
 
 
 def test_throughput_rejects_zero_repeats():
     with pytest.raises(ValueError, match="repeats must be at least 1"):
-        scores.measure_throughput(lambda x: x, np.zeros((2, 2)), repeats=0)
+        speed.measure_throughput(lambda x: x, np.zeros((2, 2)), repeats=0)
 
 
 def test_directory_size_sums_nested_files(tmp_path):
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "a.bin").write_bytes(b"x" * 100)
     (tmp_path / "config.json").write_bytes(b"y" * 23)
-    assert scores.directory_size_bytes(tmp_path) == 123
+    assert speed.directory_size_bytes(tmp_path) == 123
 
 
 def test_directory_size_of_a_missing_path_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
-        scores.directory_size_bytes(tmp_path / "missing")
+        speed.directory_size_bytes(tmp_path / "missing")
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_directory_size_of_a_missing_path_is_an_error(tmp_path):
 
 def test_plot_confusion_matrix_writes_a_png(tmp_path):
     path = tmp_path / "confusion.png"
-    scores.plot_confusion_matrix(path, np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]), CLASS_NAMES)
+    plots.plot_confusion_matrix(path, np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]), CLASS_NAMES)
     assert_only_png(tmp_path, path)
 
 
@@ -191,26 +191,26 @@ def test_plot_learning_curves_writes_a_png(tmp_path):
         {"epoch": 0, "loss": 1.0, "val_loss": 1.2, "accuracy": 0.5, "val_accuracy": 0.4},
         {"epoch": 1, "loss": 0.6, "val_loss": 0.9, "accuracy": 0.7, "val_accuracy": 0.6},
     ]
-    scores.plot_learning_curves(path, history)
+    plots.plot_learning_curves(path, history)
     assert_only_png(tmp_path, path)
 
 
 def test_plot_learning_curves_reads_csv_text_rows(tmp_path):
     path = tmp_path / "learning_curves.png"
     rows = pd.read_csv(io.StringIO("epoch,loss,val_loss\n0,1.0,\n1,0.5,0.7\n"), dtype=str)
-    scores.plot_learning_curves(path, rows.fillna("").to_dict("records"))
+    plots.plot_learning_curves(path, rows.fillna("").to_dict("records"))
     assert_only_png(tmp_path, path)
 
 
 def test_plot_learning_curves_rejects_an_empty_history(tmp_path):
     with pytest.raises(ValueError, match="empty"):
-        scores.plot_learning_curves(tmp_path / "curves.png", [])
+        plots.plot_learning_curves(tmp_path / "curves.png", [])
 
 
 def test_plot_forecast_writes_a_png(tmp_path):
     path = tmp_path / "forecast.png"
     series = np.sin(np.linspace(0, 6, 40))
-    scores.plot_forecast(path, series, series + 0.1)
+    plots.plot_forecast(path, series, series + 0.1)
     assert_only_png(tmp_path, path)
 
 
@@ -220,13 +220,13 @@ def test_plot_completions_writes_a_png(tmp_path):
     images = rng.random((3, 8 * 6))  # three 8x6 images, upper half = first 24 pixels
     upper, lower = images[:, :24], images[:, 24:]
     predictions = {"ridge": lower + 0.05, "knn": lower[::-1]}
-    scores.plot_completions(path, upper, lower, predictions, image_shape=(8, 6))
+    plots.plot_completions(path, upper, lower, predictions, image_shape=(8, 6))
     assert_only_png(tmp_path, path)
 
 
 def test_plot_completions_rejects_halves_that_do_not_make_the_image(tmp_path):
     with pytest.raises(ValueError, match="do not make an image"):
-        scores.plot_completions(tmp_path / "c.png", np.zeros((1, 10)), np.zeros((1, 10)), {}, (8, 6))
+        plots.plot_completions(tmp_path / "c.png", np.zeros((1, 10)), np.zeros((1, 10)), {}, (8, 6))
 
 
 def test_a_plot_failing_midway_leaves_no_file_and_no_open_figure(tmp_path):
@@ -234,14 +234,15 @@ def test_a_plot_failing_midway_leaves_no_file_and_no_open_figure(tmp_path):
 
     bad_prediction = {"broken": np.zeros((1, 5))}  # 24 + 5 pixels cannot be reshaped to 8x6
     with pytest.raises(ValueError, match="reshape"):
-        scores.plot_completions(
+        plots.plot_completions(
             tmp_path / "c.png", np.zeros((1, 24)), np.zeros((1, 24)), bad_prediction, (8, 6)
         )
     assert (list(tmp_path.iterdir()), plt.get_fignums()) == ([], [])
 
 
-def test_evaluation_imports_no_heavy_library_at_module_level():
-    tree = ast.parse(Path(scores.__file__).read_text())
+@pytest.mark.parametrize("module", [scores, plots, speed], ids=lambda module: module.__name__)
+def test_evaluation_imports_no_heavy_library_at_module_level(module):
+    tree = ast.parse(Path(module.__file__).read_text())
     imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
     assert {name for name in imported if name.split(".")[0] in HEAVY_LIBRARIES} == set()

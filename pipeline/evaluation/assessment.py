@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline.datasets import vocabulary
 from pipeline.datasets.processed import SPLITS, ProcessedData, Schema, Split
-from pipeline.evaluation import generation, scores
+from pipeline.evaluation import generation, plots, scores, speed
 from pipeline.models import prediction
 
 N_PREVIEW = 8  # images in the face-completion figure
@@ -59,15 +59,15 @@ def assess(model: Any, data: ProcessedData, *, figures_dir: Path, history: list[
         )
     elif schema.task == "classification":
         labels = predicted.argmax(axis=1)
-        scores.write_confusion_csv(
+        plots.write_confusion_csv(
             figures_dir / "confusion.csv", scores.confusion_rows(test.y, labels, schema.class_names)
         )
-        scores.plot_confusion_matrix(figures_dir / "confusion.png", test.y, labels, schema.class_names)
+        plots.plot_confusion_matrix(figures_dir / "confusion.png", test.y, labels, schema.class_names)
         details["per_class"] = scores.per_class_report(test.y, labels, schema.class_names)
         samples = _classified_samples(schema, test, predicted)
     else:
         actual, forecast = schema.unscale_targets(test.y), schema.unscale_targets(predicted)
-        scores.plot_forecast(figures_dir / "predictions.png", actual, forecast)
+        plots.plot_forecast(figures_dir / "predictions.png", actual, forecast)
         if schema.task == "forecast":  # the naive baseline every forecaster must beat
             last_values = schema.unscale_targets(test.x[:, -1, 0])
             metrics["test"]["persistence_rmse"] = scores.persistence_rmse(last_values, actual)
@@ -75,7 +75,7 @@ def assess(model: Any, data: ProcessedData, *, figures_dir: Path, history: list[
             f"actual {a:.4g}  predicted {f:.4g}\n" for a, f in zip(actual, forecast, strict=True)
         )
     if history:
-        scores.plot_learning_curves(figures_dir / "learning_curves.png", history)
+        plots.plot_learning_curves(figures_dir / "learning_curves.png", history)
     return Assessment(metrics, details, samples)
 
 
@@ -118,7 +118,7 @@ def _assess_completion(model: Any, data: ProcessedData, figures_dir: Path) -> As
     preview = data.test.x[:N_PREVIEW]
     upper, true_lower = face_completion.split_halves(preview)
     _, predicted_lower = face_completion.split_halves(prediction.predict(model, preview, data.schema))
-    scores.plot_completions(
+    plots.plot_completions(
         figures_dir / "completions.png", upper, true_lower, {"prediction": predicted_lower}, preview.shape[1:]
     )
     errors = np.sqrt(((true_lower - predicted_lower) ** 2).reshape(len(preview), -1).mean(axis=1))
@@ -130,7 +130,7 @@ def inference_speed(model: Any, data: ProcessedData) -> dict[str, float]:
     """Prediction throughput on (up to THROUGHPUT_SAMPLES of) the test split: wall-clock, not a DVC metric."""
     x = np.ascontiguousarray(data.test.x[:THROUGHPUT_SAMPLES])
     return {
-        "samples_per_second": scores.measure_throughput(
+        "samples_per_second": speed.measure_throughput(
             lambda batch: prediction.predict(model, batch, data.schema), x
         )
     }
