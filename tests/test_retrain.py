@@ -181,6 +181,19 @@ def test_environment_makes_mlflow_required_without_touching_params(monkeypatch):
     assert config.load(ROOT / "params.yaml").mlflow.required is True
 
 
+def test_retrain_passes_the_tracking_uri_on_while_project_copies_drop_it(monkeypatch):
+    """CI's MLFLOW_TRACKING_URI must reach the stages retrain runs; a test's or benchmark's copy logs to
+    its own store. Both keep bytecode (each stage would compile TensorFlow) and find the venv's dvc."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    program = "import os, sys; print(sys.prefix, *map(os.environ.get, sys.argv[1:]))"
+    shown = retrain._run(["python", "-c", program, "MLFLOW_TRACKING_URI", "PYTHONDONTWRITEBYTECODE"])
+    assert shown.stdout.split() == [sys.prefix, "http://tracking.example:5000", "None"]
+    copy_env = subprocess_env()
+    assert "MLFLOW_TRACKING_URI" not in copy_env and "PYTHONDONTWRITEBYTECODE" not in copy_env
+    assert copy_env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
+
+
 def test_promote_runs_only_after_the_gate(monkeypatch):
     monkeypatch.setattr(retrain, "pipeline_stages", lambda: ["download@a", "train@a", "report", "promote"])
     assert retrain.split_targets([]) == (["download@a", "train@a", "report"], ["promote"])
