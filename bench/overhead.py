@@ -110,8 +110,6 @@ def measure(work: Path, settings: dict[str, Any], quick: bool) -> dict[str, Any]
 
     def run_probe() -> tuple[float, dict[str, float]]:
         wall, parts = profile_stage.measure("train", EXPERIMENT, suite, env)
-        if parts.get("tracking status") != "logged":
-            raise commands.BenchError(f"the probed train stage did not log to MLflow: {parts}")
         return wall, _group_mlflow(parts)
 
     pairs, probes, plain_parts = [], [], []

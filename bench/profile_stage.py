@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def measure(stage: str, experiment: str, cwd: Path, env: Mapping[str, str]) -> tuple[float, dict[str, Any]]:
     """(wall seconds, seconds per part) of one stage run through this module in `cwd`, a DVC project's
-    folder whose code `env`'s PYTHONPATH names. The stage gets the DVC_ROOT that DVC would give it."""
+    folder whose code `env`'s PYTHONPATH names; BenchError unless the stage logged to MLflow. The stage
+    gets the DVC_ROOT that DVC would give it."""
     from bench import commands  # here, not at the top: the profiled process would pay for it off the clock
 
     timed = commands.run(
@@ -128,7 +129,11 @@ def measure(stage: str, experiment: str, cwd: Path, env: Mapping[str, str]) -> t
         cwd,
         env={**commands.with_bench(env), "DVC_ROOT": str(cwd)},
     )
-    return timed.seconds, commands.with_rest(commands.last_json_line(timed.stdout), timed.seconds)
+    parts = commands.with_rest(commands.last_json_line(timed.stdout), timed.seconds)
+    if parts.get("tracking status") != "logged":
+        store = env.get("MLFLOW_TRACKING_URI", "the project's mlflow.db")
+        raise commands.BenchError(f"the profiled {stage} stage did not log to {store}: {parts}")
+    return timed.seconds, parts
 
 
 if __name__ == "__main__":
