@@ -20,14 +20,16 @@ from typing import Any
 import yaml
 from threadpoolctl import threadpool_limits
 
-from bench import common
+from bench import cli, commands, fashion, results
 from pipeline import config
 from pipeline.config import Experiment
-from pipeline.core import storage
+from pipeline.core import markdown, paths, storage
 from pipeline.datasets import processed
 from pipeline.datasets.processed import ProcessedData, Split
 from pipeline.evaluation import scores
 from pipeline.models import prediction, training
+from pipeline.workflow import dvc_log, project_copy
+from pipeline.workflow.project_copy import ROOT
 
 log = logging.getLogger("bench.accuracy")
 
@@ -90,7 +92,7 @@ def shrink_fashion(mirror: Path, files: dict) -> Any:
     """--quick: the subsample mirror, dense-128 for 2 epochs and the SVC."""
 
     def edit(params: dict) -> None:
-        common.use_mirror(params, mirror, files)
+        fashion.use_mirror(params, mirror, files)
         experiments = params["experiments"]
         params["experiments"] = {
             "fashion_mnist-dense128": {**experiments["fashion_mnist-dense128"], "train": {"epochs": 2}},
@@ -103,11 +105,11 @@ def shrink_fashion(mirror: Path, files: dict) -> Any:
 def run_pipelines(copy: Path, quick: bool) -> dict[str, dict[str, Any]]:
     """`dvc repro` of the default pipeline, then of the Fashion-MNIST suite; wall time and stages of each."""
     runs = {}
-    env = common.project_env(copy)
+    env = commands.project_env(copy)
     for label, project in (("the default pipeline", copy), ("the Fashion-MNIST suite", copy / "fashion")):
         log.info("dvc repro in %s (%s)", project, "quick" if quick else "full")
-        timed = common.run(["dvc", "repro"], project, env=env)
-        runs[label] = {"seconds": timed.seconds, "stages": len(common.executed_stages(timed.stdout))}
+        timed = commands.run(["dvc", "repro"], project, env=env)
+        runs[label] = {"seconds": timed.seconds, "stages": len(dvc_log.executed_stages(timed.stdout))}
     return runs
 
 
@@ -119,13 +121,13 @@ def experiment_rows(project: Path, params_file: Path) -> list[dict[str, Any]]:
     params = config.load(params_file)
     rows = []
     for name, spec in params.experiments.items():
-        results = project / "results" / name
+        found = project / paths.results_dir(name)
         row: dict[str, Any] = {"experiment": name, "dataset": spec.dataset, "model": spec.model}
-        if not (results / "metrics.json").exists():
+        if not (found / paths.METRICS).exists():
             rows.append({**row, "missing": True})
             continue
-        test = storage.read_json(results / "metrics.json")["test"]
-        trained = storage.read_json(results / "train.json")
+        test = storage.read_json(found / paths.METRICS)["test"]
+        trained = storage.read_json(found / paths.TRAIN_SUMMARY)
         if trained["family"] == "face_completion":
             metric, key = "pixel rmse", "rmse"
         else:
@@ -248,12 +250,12 @@ def render(rows: list[dict[str, Any]], runs: dict[str, dict[str, Any]], quick: b
                 f"{row['value']:.{digits}f}",
                 row.get("published_text", "—"),
                 _delta(row),
-                common.fmt(row["fit_seconds"], 1),
+                results.fmt(row["fit_seconds"], 1),
                 row.get("source", ""),
             ]
         )
     lines.append(
-        common.table(
+        markdown.table(
             [
                 "data set",
                 "experiment",
@@ -281,38 +283,38 @@ def render(rows: list[dict[str, Any]], runs: dict[str, dict[str, Any]], quick: b
 
 
 def main(argv: list[str] | None = None) -> None:
-    arguments = common.parser(__doc__)
+    arguments = cli.parser(__doc__)
     arguments.add_argument(
         "--reuse", action="store_true", help="read the workspace's results/ instead of running dvc repro"
     )
     args = arguments.parse_args(argv)
     started = time.perf_counter()
-    common.require_fashion_mnist()
+    fashion.require()
     runs: dict[str, dict[str, Any]] = {}
-    with common.workdir("accuracy", keep=args.keep) as work:
+    with commands.workdir("accuracy", keep=args.keep) as work:
         if args.reuse:
-            project = common.ROOT
+            project = ROOT
         else:
             mirror = files = None
             if args.quick:
                 mirror = work / "mirror"
-                files = common.fashion_subsample_mirror(mirror, QUICK_TRAIN, QUICK_TEST)
-            project = common.make_project(
+                files = fashion.subsample_mirror(mirror, QUICK_TRAIN, QUICK_TEST)
+            project = project_copy.make(
                 work / "project",
                 edit_params=shrink_default if args.quick else None,
                 suite="fashion",
                 edit_suite_params=shrink_fashion(mirror, files) if args.quick else None,
             )
             runs = run_pipelines(project, args.quick)
-        data_dir = project / "fashion" / "data" / "processed" / FASHION
+        data_dir = project / "fashion" / paths.processed_dir(FASHION)
         if not (data_dir / "schema.json").exists():
-            raise common.BenchError(f"{data_dir} not found: run `make fashion` first, or drop --reuse")
+            raise commands.BenchError(f"{data_dir} not found: run `make fashion` first, or drop --reuse")
         extra = fit_extra_baselines(processed.load(data_dir), project / "fashion" / "params.yaml", args.quick)
         rows = experiment_rows(project, project / "params.yaml")  # read last: the freshest results
         rows += experiment_rows(project / "fashion", project / "fashion" / "params.yaml") + extra
     body = render(rows, runs, args.quick, args.reuse)
-    common.publish("accuracy", args, body, {"rows": rows, "pipelines": runs}, started)
+    results.publish("accuracy", args, body, {"rows": rows, "pipelines": runs}, started)
 
 
 if __name__ == "__main__":
-    common.main_wrapper(main)
+    cli.main_wrapper(main)

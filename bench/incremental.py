@@ -23,7 +23,9 @@ from typing import Any
 
 import yaml
 
-from bench import common
+from bench import cli, commands, results
+from pipeline.core import markdown
+from pipeline.workflow import dvc_log, project_copy
 
 log = logging.getLogger("bench.incremental")
 
@@ -77,8 +79,8 @@ def bare_project(folder: Path, stages: int, params_file: Path) -> Path:
         },
     }
     (folder / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"bare": stage}}))
-    common.init_project(folder)
-    common.run(["dvc", "repro"], folder)
+    project_copy.init_repo(folder)
+    commands.run(["dvc", "repro"], folder)
     return folder
 
 
@@ -100,25 +102,25 @@ def affected(params_file: Path, section: str) -> list[str]:
 
 
 def measure(copy: Path, quick: bool) -> dict[str, Any]:
-    env = common.project_env(copy)
+    env = commands.project_env(copy)
     repeats = 3 if quick else 9
     log.info("full dvc repro")
-    full = common.run(["dvc", "repro"], copy, env=env)
-    n_full = len(common.executed_stages(full.stdout))
+    full = commands.run(["dvc", "repro"], copy, env=env)
+    n_full = len(dvc_log.executed_stages(full.stdout))
     bare = bare_project(copy.parent / "bare", n_full, copy / "params.yaml")
 
     noop, noop_cpu, bare_noop, status, startup = [], [], [], [], []
     for index in range(repeats):
         log.info("no-op %d/%d", index + 1, repeats)
-        timed = common.run(["dvc", "repro"], copy, env=env)
-        if common.executed_stages(timed.stdout):
-            raise common.BenchError(f"a no-op dvc repro ran stages:\n{timed.stdout}")
+        timed = commands.run(["dvc", "repro"], copy, env=env)
+        if dvc_log.executed_stages(timed.stdout):
+            raise commands.BenchError(f"a no-op dvc repro ran stages:\n{timed.stdout}")
         noop.append(timed.seconds)
         noop_cpu.append(timed.cpu_seconds)
-        bare_noop.append(common.run(["dvc", "repro"], bare).seconds)
-        status.append(common.run(["dvc", "status"], copy, env=env).seconds)
-        startup.append(common.run(["dvc", "--version"], copy, env=env).seconds)
-    imported = common.last_json_line(common.run(["python", "-c", NOOP_PROBE], copy, env=env).stdout)
+        bare_noop.append(commands.run(["dvc", "repro"], bare).seconds)
+        status.append(commands.run(["dvc", "status"], copy, env=env).seconds)
+        startup.append(commands.run(["dvc", "--version"], copy, env=env).seconds)
+    imported = commands.last_json_line(commands.run(["python", "-c", NOOP_PROBE], copy, env=env).stdout)
 
     edits = []
     for section, change, edit in EDITS:
@@ -127,10 +129,10 @@ def measure(copy: Path, quick: bool) -> dict[str, Any]:
             {f"{stage}@{name}" for name in names for stage in ("train", "evaluate")}
             | {"fingerprint", "report", "promote"}  # fingerprint: the params check every edit starts with
         )
-        common.edit_yaml(copy / "params.yaml", edit)
+        project_copy.edit_yaml(copy / "params.yaml", edit)
         log.info("edit %s (%s): expecting %s", section, change, ", ".join(expected))
-        timed = common.run(["dvc", "repro"], copy, env=env)
-        executed = sorted(common.executed_stages(timed.stdout))
+        timed = commands.run(["dvc", "repro"], copy, env=env)
+        executed = sorted(dvc_log.executed_stages(timed.stdout))
         edits.append(
             {
                 "section": section,
@@ -161,20 +163,20 @@ def _verdict(met: bool) -> str:
 
 
 def _timing_row(label: str, seconds: list[float], target: str = "") -> list[str]:
-    return [label, f"{common.median(seconds):.2f}", " / ".join(f"{s:.2f}" for s in seconds), target]
+    return [label, f"{commands.median(seconds):.2f}", " / ".join(f"{s:.2f}" for s in seconds), target]
 
 
 def render(result: dict[str, Any], quick: bool) -> str:
     full = result["full_seconds"]
-    noop = common.median(result["noop_seconds"])
-    startup = common.median(result["startup_seconds"])
-    bare = common.median(result["bare_noop_seconds"])
+    noop = commands.median(result["noop_seconds"])
+    startup = commands.median(result["startup_seconds"])
+    bare = commands.median(result["bare_noop_seconds"])
     stages, (dependencies, outputs, reading_params) = result["full_stages"], result["lock_counts"]
     heavy = [m for m in HEAVY_MODULES if result["noop_imports"].get(m)]
     lines = [
         f"Default pipeline{' (quick: digits, 3 experiments)' if quick else ''} in a fresh project copy: "
         f"a full `dvc repro` ran {result['full_stages']} stages in {full:.1f} s.",
-        common.table(
+        markdown.table(
             ["run", "median s", "runs", "target"],
             [
                 _timing_row(
@@ -195,7 +197,7 @@ def render(result: dict[str, Any], quick: bool) -> str:
         "A no-op `dvc repro` executed no stage and imported "
         + (f"**{', '.join(heavy)}**" if heavy else f"none of {', '.join(HEAVY_MODULES)}")
         + " (DVC run in-process, `sys.modules` checked afterwards); its median CPU time was "
-        + f"{common.median(result['noop_cpu_seconds']):.2f} s. Beyond DVC's start-up it took "
+        + f"{commands.median(result['noop_cpu_seconds']):.2f} s. Beyond DVC's start-up it took "
         + f"{noop - startup:.2f} s, {1000 * (noop - startup) / result['full_stages']:.0f} ms per stage: "
         + "DVC loads the pipeline and dvc.lock, then for each stage checks every dependency and output, "
         + f"re-reads params.yaml if the stage tracks params ({reading_params} of {stages} do) and takes "
@@ -220,7 +222,7 @@ def render(result: dict[str, Any], quick: bool) -> str:
             ]
         )
     lines.append(
-        common.table(
+        markdown.table(
             ["edit", "experiments using it", "stages run", "exactly their train/evaluate + report, promote",
              "s", "saved vs full run"],
             rows,
@@ -231,13 +233,13 @@ def render(result: dict[str, Any], quick: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = common.parser(__doc__).parse_args(argv)
+    args = cli.parser(__doc__).parse_args(argv)
     started = time.perf_counter()
-    with common.workdir("incremental", keep=args.keep) as work:
-        copy = common.make_project(work / "project", edit_params=shrink if args.quick else None)
+    with commands.workdir("incremental", keep=args.keep) as work:
+        copy = project_copy.make(work / "project", edit_params=shrink if args.quick else None)
         result = measure(copy, args.quick)
-    common.publish("incremental", args, render(result, args.quick), result, started)
+    results.publish("incremental", args, render(result, args.quick), result, started)
 
 
 if __name__ == "__main__":
-    common.main_wrapper(main)
+    cli.main_wrapper(main)

@@ -1,7 +1,7 @@
 """Benchmark 5: what MLflow tracking costs one experiment run, on the SQLite default and a local server.
 
 In a project copy, the real train and evaluate stages of a 20-epoch Fashion-MNIST dense-128 run are run
-through `common.STAGE_PROBE`, which times each tracking call they make (open the run, params, tags,
+through `bench.profile_stage`, which times each tracking call they make (open the run, params, tags,
 data set, the 20 epochs of history, metrics, the model with its signature; then resume it, metrics,
 figures, details) and the `import mlflow` each stage process pays. Stores: a SQLite file (the default
 kind, here in a temporary directory) and `mlflow server` on 127.0.0.1 (its own SQLite store and
@@ -17,22 +17,15 @@ The tracking cost does not depend on the data size, so both modes train on a 2,0
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from bench import common
+from bench import cli, commands, fashion, profile_stage, results
 from pipeline import config
+from pipeline.core import markdown
 from pipeline.tracking.runs import run as open_run
+from pipeline.workflow import mlflow_server, project_copy
 
 log = logging.getLogger("bench.mlflow_cost")
 
@@ -45,56 +38,9 @@ STORES = ("SQLite file", "local server")
 HISTORY_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy", "lr")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def mlflow_server(directory: Path) -> Iterator[tuple[str, float]]:
-    """(URI, seconds until /health answered) of an `mlflow server` on a free port; stopped by its id."""
-    directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
-    cmd = [
-        str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--backend-store-uri", f"sqlite:///{directory / 'mlflow.db'}",
-        "--default-artifact-root", (directory / "artifacts").as_uri(),
-    ]  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
-    with open(directory / "server.log", "w") as server_log:
-        start = time.perf_counter()
-        server = subprocess.Popen(
-            cmd, cwd=directory, env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            while True:
-                if server.poll() is not None:
-                    raise common.BenchError(
-                        f"mlflow server exited:\n{(directory / 'server.log').read_text()}"
-                    )
-                try:
-                    if requests.get(f"{uri}/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.perf_counter() - start > 120:
-                    raise common.BenchError("mlflow server did not answer /health within 120 s")
-                time.sleep(0.25)
-            yield uri, time.perf_counter() - start
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)  # its own process group: the server and its workers
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
-
-
 def edit_suite(mirror: Path, files: dict) -> Any:
     def edit(params: dict) -> None:
-        common.use_mirror(params, mirror, files)
+        fashion.use_mirror(params, mirror, files)
         spec = params["experiments"][EXPERIMENT]
         params["experiments"] = {
             EXPERIMENT: {**spec, "train": {"epochs": EPOCHS, "early_stopping_patience": 0}}
@@ -103,14 +49,12 @@ def edit_suite(mirror: Path, files: dict) -> Any:
     return edit
 
 
-def tracked_run(probe: Path, copy: Path, uri: str) -> dict[str, float]:
+def tracked_run(copy: Path, uri: str) -> dict[str, float]:
     """Train + evaluate of the experiment, each in a fresh process; seconds per MLflow part, by stage."""
-    env = common.project_env(copy, MLFLOW_TRACKING_URI=uri)
+    env = commands.project_env(copy, MLFLOW_TRACKING_URI=uri)
     found: dict[str, float] = {}
     for stage in ("train", "evaluate"):
-        _, parts = common.run_probe(probe, stage, EXPERIMENT, copy / "fashion", env)
-        if parts.get("tracking status") != "logged":
-            raise common.BenchError(f"{stage} did not log to {uri}: {parts}")
+        _, parts = profile_stage.measure(stage, EXPERIMENT, copy / "fashion", env)
         for key, value in parts.items():
             if key.startswith("mlflow: ") or key == "import MLflow":
                 found[f"{stage}|{key.removeprefix('mlflow: ')}"] = value
@@ -121,7 +65,7 @@ def naive_versus_batched(uri: str, experiment: config.Experiment) -> dict[str, f
     """Seconds to log a 20-epoch history as one MLflow call per value, and as the one batch
     `Run.log_history` sends; each into a run of its own."""
     rows = [(epoch, name, 1.0 / epoch) for epoch in range(1, EPOCHS + 1) for name in HISTORY_METRICS]
-    with common.tracking_uri_set(uri), open_run(experiment, stage="bench-history-naive") as naive:
+    with commands.tracking_uri_set(uri), open_run(experiment, stage="bench-history-naive") as naive:
         start = time.perf_counter()
         for epoch, name, value in rows:
             naive.log_metrics({name: value}, step=epoch)
@@ -129,38 +73,38 @@ def naive_versus_batched(uri: str, experiment: config.Experiment) -> dict[str, f
     history = [
         {"epoch": epoch, **dict.fromkeys(HISTORY_METRICS, 1.0 / epoch)} for epoch in range(1, EPOCHS + 1)
     ]
-    with common.tracking_uri_set(uri), open_run(experiment, stage="bench-history-batched") as batched:
+    with commands.tracking_uri_set(uri), open_run(experiment, stage="bench-history-batched") as batched:
         start = time.perf_counter()
         batched.log_history(history)
         batched_seconds = time.perf_counter() - start
     if not (naive.active and batched.active):
-        raise common.BenchError(f"history runs did not log to {uri}: {naive.error or batched.error}")
+        raise commands.BenchError(f"history runs did not log to {uri}: {naive.error or batched.error}")
     return {"naive": naive_seconds, "batched": batched_seconds, "values": len(rows)}
 
 
 def measure(work: Path, runs: int) -> dict[str, Any]:
     mirror = work / "mirror"
-    files = common.fashion_subsample_mirror(mirror, N_TRAIN, N_TEST)
-    copy = common.make_project(work / "project", suite="fashion", edit_suite_params=edit_suite(mirror, files))
-    common.run(["dvc", "repro", "preprocess@fashion_mnist"], copy / "fashion", env=common.project_env(copy))
-    probe = common.write_probe(work)
-    with mlflow_server(work / "server") as (server_uri, server_start):
+    files = fashion.subsample_mirror(mirror, N_TRAIN, N_TEST)
+    copy = project_copy.make(work / "project", suite="fashion", edit_suite_params=edit_suite(mirror, files))
+    preprocess = ["dvc", "repro", "preprocess@fashion_mnist"]
+    commands.run(preprocess, copy / "fashion", env=commands.project_env(copy))
+    with mlflow_server.serve(work / "server", timeout=120) as (server_uri, server_start):
         log.info("mlflow server answered /health after %.1f s", server_start)
         uris = {"SQLite file": f"sqlite:///{work / 'sqlite-store' / 'mlflow.db'}", "local server": server_uri}
         first = {}
         for store, uri in uris.items():
             log.info("warm-up run on the %s (creates the store's schema and experiment)", store)
-            first[store] = tracked_run(probe, copy, uri)
+            first[store] = tracked_run(copy, uri)
         timed: dict[str, list[dict[str, float]]] = {store: [] for store in STORES}
         for index in range(runs):
             for store in STORES if index % 2 == 0 else tuple(reversed(STORES)):
                 log.info("run %d/%d on the %s", index + 1, runs, store)
-                timed[store].append(tracked_run(probe, copy, uris[store]))
+                timed[store].append(tracked_run(copy, uris[store]))
         experiment = config.experiment(config.load(copy / "fashion" / "params.yaml"), EXPERIMENT)
         history = {store: naive_versus_batched(uri, experiment) for store, uri in uris.items()}
     keys = sorted({key for found in timed.values() for parts in found for key in parts})
     medians = {
-        store: {k: common.median(p[k] for p in timed[store] if k in p) for k in keys} for store in STORES
+        store: {k: commands.median(p[k] for p in timed[store] if k in p) for k in keys} for store in STORES
     }
     return {
         "epochs": EPOCHS,
@@ -196,7 +140,7 @@ def render(result: dict[str, Any]) -> str:
         if call == "import MLflow":
             continue
         call = "open run (resume)" if (stage, call) == ("evaluate", "open run") else call
-        rows.append([f"{stage}@: {call}", *(common.fmt(1000 * medians[s].get(key), 0) for s in STORES)])
+        rows.append([f"{stage}@: {call}", *(results.fmt(1000 * medians[s].get(key), 0) for s in STORES)])
     calls = {s: _calls(medians[s]) for s in STORES}
     imports = {s: _imports(medians[s]) for s in STORES}
     rows.append(["**tracking calls per run**", *(f"**{1000 * calls[s]:,.0f}**" for s in STORES)])
@@ -215,9 +159,9 @@ def render(result: dict[str, Any]) -> str:
     n_values = history[STORES[0]]["values"]
     history_rows = [
         [f"{n_values} × `Run.log_metrics` (one call per metric and epoch)"]
-        + [common.fmt(1000 * history[s]["naive"], 0) for s in STORES],
+        + [results.fmt(1000 * history[s]["naive"], 0) for s in STORES],
         ["1 × `log_batch` (what `Run.log_history` sends)"]
-        + [common.fmt(1000 * history[s]["batched"], 1) for s in STORES],
+        + [results.fmt(1000 * history[s]["batched"], 1) for s in STORES],
     ]
     return "\n\n".join(
         [
@@ -225,21 +169,21 @@ def render(result: dict[str, Any]) -> str:
             f"`dvc repro`), milliseconds, median of {result['runs']} run(s) per store after a warm-up run. "
             "The local `mlflow server` (1 worker, SQLite behind it) took "
             f"{result['server_start_seconds']:.1f} s to answer /health.",
-            common.table(["tracking call", *(f"{s} ms" for s in STORES)], rows, "lrr"),
+            markdown.table(["tracking call", *(f"{s} ms" for s in STORES)], rows, "lrr"),
             f"Logging the {result['epochs']}-epoch history ({len(HISTORY_METRICS)} metrics per epoch):",
-            common.table(["how", *(f"{s} ms" for s in STORES)], history_rows, "lrr"),
+            markdown.table(["how", *(f"{s} ms" for s in STORES)], history_rows, "lrr"),
         ]
     )
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = common.parser(__doc__).parse_args(argv)
+    args = cli.parser(__doc__).parse_args(argv)
     started = time.perf_counter()
-    common.require_fashion_mnist()
-    with common.workdir("mlflow-cost", keep=args.keep) as work:
+    fashion.require()
+    with commands.workdir("mlflow-cost", keep=args.keep) as work:
         result = measure(work, QUICK_RUNS if args.quick else FULL_RUNS)
-    common.publish("mlflow_cost", args, render(result), result, started)
+    results.publish("mlflow_cost", args, render(result), result, started)
 
 
 if __name__ == "__main__":
-    common.main_wrapper(main)
+    cli.main_wrapper(main)

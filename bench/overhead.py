@@ -1,12 +1,12 @@
 """Benchmark 2: the pipeline's overhead over a minimal hand-written Keras script.
 
 The same model (Fashion-MNIST dense-128), data (the processed train / val arrays), epochs and batch size,
-trained (a) by PLAIN_SCRIPT below — load the arrays, build, compile, fit, save — and (b) by
+trained (a) by `bench/plain_keras.py` — load the arrays, build, compile, fit, save — and (b) by
 `dvc repro -f -s train@fashion_mnist-dense128` in the Fashion-MNIST suite of a project copy, MLflow
 logging on (the suite's SQLite store). Pairs alternate which runs first; the ratio b/a is the median of the
 per-pair ratios. Early stopping is off for the experiment so both train every epoch.
 
-Where the extra time goes: `common.STAGE_PROBE` runs the same train stage directly (no DVC) with timers
+Where the extra time goes: `bench.profile_stage` runs the same train stage directly (no DVC) with timers
 around its imports, data loading, fit, model saving and each MLflow call; the DVC share is the
 `dvc repro` time minus that direct run's time in the same round. The evaluate@ stage is timed once,
 apart (a plain script has none).
@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import cli, commands, fashion, profile_stage, results
+from pipeline.core import markdown, paths
+from pipeline.workflow import dvc_log, project_copy
 
 log = logging.getLogger("bench.overhead")
 
@@ -30,42 +32,6 @@ EXPERIMENT = "fashion_mnist-dense128"
 TARGET_RATIO = 1.10
 FULL = {"epochs": 20, "batch_size": 32, "rounds": 3, "n_train": None, "n_test": None}
 QUICK = {"epochs": 3, "batch_size": 32, "rounds": 3, "n_train": 6000, "n_test": 1000}
-
-PLAIN_SCRIPT = '''\
-"""A minimal hand-written Keras training script: what the pipeline's train stage is compared with."""
-import json
-import sys
-import time
-
-start = time.perf_counter()
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-imported = time.perf_counter()
-data_dir, epochs, batch_size, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-train, val = np.load(f"{data_dir}/train.npz"), np.load(f"{data_dir}/val.npz")
-x_train, y_train, x_val, y_val = train["x"], train["y"], val["x"], val["y"]
-loaded = time.perf_counter()
-keras.utils.set_random_seed(42)
-model = keras.Sequential(
-    [
-        keras.Input(x_train.shape[1:]),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dense(int(y_train.max()) + 1, activation="softmax"),
-    ]
-)
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-built = time.perf_counter()
-model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size, verbose=0)
-fitted = time.perf_counter()
-model.save(out)
-saved = time.perf_counter()
-print(json.dumps({
-    "imports": imported - start, "load data": loaded - imported, "build, compile": built - loaded,
-    "fit": fitted - built, "save model": saved - fitted, "in process": saved - start,
-}))
-'''
 
 # (label, plain script's key, probe's key); None: that side has no such part. "mlflow: other" sums the
 # probe's per-method timings other than opening / ending the run and logging the model.
@@ -91,7 +57,7 @@ def edit_suite(settings: dict[str, Any], mirror: Path | None, files: dict | None
     """One experiment: dense-128 with the benchmark's epochs and batch size, early stopping off."""
 
     def edit(params: dict) -> None:
-        common.use_mirror(params, mirror, files)
+        fashion.use_mirror(params, mirror, files)
         spec = params["experiments"][EXPERIMENT]
         train = {
             "epochs": settings["epochs"],
@@ -101,15 +67,6 @@ def edit_suite(settings: dict[str, Any], mirror: Path | None, files: dict | None
         params["experiments"] = {EXPERIMENT: {**spec, "train": train}}
 
     return edit
-
-
-def _with_rest(parts: dict[str, float], wall: float) -> dict[str, float]:
-    """Add Python start-up (wall time minus time in the process) and the unaccounted rest."""
-    parts = dict(parts)
-    parts["start-up"] = wall - parts["in process"]
-    listed = sum(v for k, v in parts.items() if k not in ("in process", "start-up", "rest"))
-    parts["rest"] = max(0.0, parts["in process"] - listed)
-    return parts
 
 
 def _group_mlflow(parts: dict[str, Any]) -> dict[str, float]:
@@ -125,37 +82,34 @@ def measure(work: Path, settings: dict[str, Any], quick: bool) -> dict[str, Any]
     mirror = files = None
     if settings["n_train"]:
         mirror = work / "mirror"
-        files = common.fashion_subsample_mirror(mirror, settings["n_train"], settings["n_test"])
-    copy = common.make_project(
+        files = fashion.subsample_mirror(mirror, settings["n_train"], settings["n_test"])
+    copy = project_copy.make(
         work / "project", suite="fashion", edit_suite_params=edit_suite(settings, mirror, files)
     )
-    env = common.project_env(copy)
+    env = commands.project_env(copy)
     suite = copy / "fashion"
-    plain, probe = work / "plain_keras.py", common.write_probe(work)
-    plain.write_text(PLAIN_SCRIPT)
-    data_dir = suite / "data" / "processed" / "fashion_mnist"
+    data_dir = suite / paths.processed_dir("fashion_mnist")
     train_target = f"train@{EXPERIMENT}"
 
     log.info("preparing the data and warming up (first run creates the MLflow store, compiles bytecode)")
-    common.run(["dvc", "repro", "preprocess@fashion_mnist"], suite, env=env)
-    common.run(["dvc", "repro", "-s", train_target], suite, env=env)
-    evaluate = common.run(["dvc", "repro", "-s", f"evaluate@{EXPERIMENT}"], suite, env=env)
+    commands.run(["dvc", "repro", "preprocess@fashion_mnist"], suite, env=env)
+    commands.run(["dvc", "repro", "-s", train_target], suite, env=env)
+    evaluate = commands.run(["dvc", "repro", "-s", f"evaluate@{EXPERIMENT}"], suite, env=env)
 
-    def run_plain() -> tuple[common.Timed, dict[str, float]]:
-        cmd = ["python", str(plain), str(data_dir), str(settings["epochs"]), str(settings["batch_size"])]
-        timed = common.run([*cmd, str(work / "plain_model.keras")], suite, env=env)
-        return timed, _with_rest(common.last_json_line(timed.stdout), timed.seconds)
+    def run_plain() -> tuple[commands.Timed, dict[str, float]]:
+        cmd = ["python", "-m", "bench.plain_keras", str(data_dir), str(settings["epochs"])]
+        cmd += [str(settings["batch_size"]), str(work / "plain_model.keras")]
+        timed = commands.run(cmd, suite, env=commands.with_bench(env))
+        return timed, commands.with_rest(commands.last_json_line(timed.stdout), timed.seconds)
 
-    def run_dvc() -> common.Timed:
-        timed = common.run(["dvc", "repro", "-f", "-s", train_target], suite, env=env)
-        if common.executed_stages(timed.stdout) != [train_target]:
-            raise common.BenchError(f"expected dvc to run {train_target} only:\n{timed.stdout}")
+    def run_dvc() -> commands.Timed:
+        timed = commands.run(["dvc", "repro", "-f", "-s", train_target], suite, env=env)
+        if dvc_log.executed_stages(timed.stdout) != [train_target]:
+            raise commands.BenchError(f"expected dvc to run {train_target} only:\n{timed.stdout}")
         return timed
 
     def run_probe() -> tuple[float, dict[str, float]]:
-        wall, parts = common.run_probe(probe, "train", EXPERIMENT, suite, env)
-        if parts.get("tracking status") != "logged":
-            raise common.BenchError(f"the probed train stage did not log to MLflow: {parts}")
+        wall, parts = profile_stage.measure("train", EXPERIMENT, suite, env)
         return wall, _group_mlflow(parts)
 
     pairs, probes, plain_parts = [], [], []
@@ -185,21 +139,21 @@ def measure(work: Path, settings: dict[str, Any], quick: bool) -> dict[str, Any]
         )
 
     keys = {key for parts in plain_parts + [p for _, p in probes] for key in parts}
-    plain_median = {k: common.median(p[k] for p in plain_parts if k in p) for k in keys}
-    probe_median = {k: common.median(p[k] for _, p in probes if k in p) for k in keys}
-    dvc_seconds = common.median(p["dvc"] for p in pairs)
-    probe_wall = common.median(wall for wall, _ in probes)
+    plain_median = {k: commands.median(p[k] for p in plain_parts if k in p) for k in keys}
+    probe_median = {k: commands.median(p[k] for _, p in probes if k in p) for k in keys}
+    dvc_seconds = commands.median(p["dvc"] for p in pairs)
+    probe_wall = commands.median(wall for wall, _ in probes)
     return {
         "settings": settings,
         "n_train": _n_train(data_dir),
         "pairs": pairs,
-        "ratio": common.median(p["ratio"] for p in pairs),
-        "cpu_ratio": common.median(p["cpu_ratio"] for p in pairs),
-        "plain_seconds": common.median(p["plain"] for p in pairs),
+        "ratio": commands.median(p["ratio"] for p in pairs),
+        "cpu_ratio": commands.median(p["cpu_ratio"] for p in pairs),
+        "plain_seconds": commands.median(p["plain"] for p in pairs),
         "dvc_seconds": dvc_seconds,
         "probe_seconds": probe_wall,
         # per round, so the difference is of runs made side by side
-        "dvc_share": common.median(p["dvc"] - p["probe"] for p in pairs if "probe" in p),
+        "dvc_share": commands.median(p["dvc"] - p["probe"] for p in pairs if "probe" in p),
         "plain_parts": plain_median,
         "probe_parts": probe_median,
         "evaluate_seconds": evaluate.seconds,
@@ -221,7 +175,7 @@ def render(result: dict[str, Any], quick: bool) -> str:
         f"Fashion-MNIST dense-128 (Flatten → Dense 128 → softmax), {result['n_train']:,} training images, "
         f"{settings['epochs']} epochs, batch {settings['batch_size']}, validation every epoch; "
         f"{len(result['pairs'])} alternating pairs.",
-        common.table(
+        markdown.table(
             ["", "wall time (median)"],
             [
                 ["(a) plain Keras script", f"{result['plain_seconds']:.1f} s"],
@@ -246,9 +200,9 @@ def render(result: dict[str, Any], quick: bool) -> str:
     for label, plain_key, probe_key in BREAKDOWN:
         a = plain.get(plain_key, 0.0) if plain_key else 0.0
         b = probe.get(probe_key, 0.0)
-        rows.append([label, common.fmt(a, 2) if plain_key else "—", common.fmt(b, 2), f"{b - a:+.2f}"])
+        rows.append([label, results.fmt(a, 2) if plain_key else "—", results.fmt(b, 2), f"{b - a:+.2f}"])
     share = result["dvc_share"]
-    rows.append(["DVC (`dvc repro` − the stage process)", "—", common.fmt(share, 2), f"{share:+.2f}"])
+    rows.append(["DVC (`dvc repro` − the stage process)", "—", results.fmt(share, 2), f"{share:+.2f}"])
     total_a, total_b = result["plain_seconds"], result["dvc_seconds"]
     rows.append(
         [
@@ -258,7 +212,7 @@ def render(result: dict[str, Any], quick: bool) -> str:
             f"**{total_b - total_a:+.2f}**",
         ]
     )
-    lines.append(common.table(["part", "plain s", "pipeline s", "extra s"], rows, "lrrr"))
+    lines.append(markdown.table(["part", "plain s", "pipeline s", "extra s"], rows, "lrrr"))
     lines.append(
         f"Not in the ratio: the separate `evaluate@` stage (metrics on all three splits, confusion matrix, "
         f"learning curves, inference throughput, MLflow artifacts) took {result['evaluate_seconds']:.1f} s "
@@ -268,18 +222,18 @@ def render(result: dict[str, Any], quick: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    arguments = common.parser(__doc__)
+    arguments = cli.parser(__doc__)
     arguments.add_argument("--rounds", type=int, help="alternating pairs (default 3)")
     args = arguments.parse_args(argv)
     started = time.perf_counter()
-    common.require_fashion_mnist()
+    fashion.require()
     settings = dict(QUICK if args.quick else FULL)
     if args.rounds:
         settings["rounds"] = args.rounds
-    with common.workdir("overhead", keep=args.keep) as work:
+    with commands.workdir("overhead", keep=args.keep) as work:
         result = measure(work, settings, args.quick)
-    common.publish("overhead", args, render(result, args.quick), result, started)
+    results.publish("overhead", args, render(result, args.quick), result, started)
 
 
 if __name__ == "__main__":
-    common.main_wrapper(main)
+    cli.main_wrapper(main)

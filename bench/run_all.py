@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import cli, commands, machine, results
+from pipeline.core import markdown
+from pipeline.workflow.project_copy import ROOT
 
-BENCHMARKS = tuple(common.SECTIONS)
+BENCHMARKS = tuple(results.SECTIONS)
 WHAT = {
     "accuracy": "test accuracy of every default experiment vs the published figure; train time",
     "overhead": "`dvc repro` of one training run vs a plain Keras script; where the extra time goes",
@@ -71,11 +73,11 @@ def header(info: dict[str, Any], args: argparse.Namespace, done: dict[str, tuple
         f"Produced by `{command}` (see [bench/README.md](README.md) to reproduce). Times are medians of "
         "several runs and every ratio comes from runs made side by side in one invocation; no absolute time "
         "here is a pass/fail criterion of the test suite.",
-        common.table(["", ""], rows),
+        markdown.table(["", ""], rows),
     ]
     status_rows = []
     for name in BENCHMARKS:
-        title = common.SECTIONS[name]
+        title = results.SECTIONS[name]
         if name in done:
             seconds, code = done[name]
             status = "ok" if code == 0 else f"**failed** (exit {code})"
@@ -85,7 +87,7 @@ def header(info: dict[str, Any], args: argparse.Namespace, done: dict[str, tuple
         else:
             status = "pending" if name in args.only else "not in this run: its section says when it ran"
             status_rows.append([f"[{title}]({_anchor(title)})", WHAT[name], "—", status])
-    lines.append(common.table(["benchmark", "measures", "wall time", "status"], status_rows, "llrl"))
+    lines.append(markdown.table(["benchmark", "measures", "wall time", "status"], status_rows, "llrl"))
     return "\n\n".join(lines)
 
 
@@ -97,8 +99,8 @@ def run_one(name: str, args: argparse.Namespace) -> int:
         cmd.append("--keep")
     if args.reuse and name == "accuracy":
         cmd.append("--reuse")
-    common.log.info("running %s", " ".join(cmd[1:]))
-    return subprocess.run(cmd, cwd=common.ROOT, env=common.project_env()).returncode
+    commands.log.info("running %s", " ".join(cmd[1:]))
+    return subprocess.run(cmd, cwd=ROOT, env=commands.project_env()).returncode
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,27 +109,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS), metavar="NAME")
     parser.add_argument("--reuse", action="store_true", help="accuracy: read the workspace's results/")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project copies")
-    parser.add_argument("--results", type=Path, default=common.RESULTS_FILE, help="the RESULTS.md to write")
+    parser.add_argument("--results", type=Path, default=results.RESULTS_FILE, help="the RESULTS.md to write")
     args = parser.parse_args(argv)
-    common.setup_logging()
-    info = common.machine()
+    cli.setup_logging()
+    info = machine.describe()
     done: dict[str, tuple[float, int | None]] = {}
-    common.update_results("header", header(info, args, done), args.results)
+    results.update_results("header", header(info, args, done), args.results)
     for name in args.only:
         start = time.perf_counter()
         code = run_one(name, args)
         done[name] = (time.perf_counter() - start, code)
         if code != 0:
-            common.update_results(
+            results.update_results(
                 name,
-                f"## {common.SECTIONS[name]}\n\n**Failed** in the last run (exit code {code}); "
+                f"## {results.SECTIONS[name]}\n\n**Failed** in the last run (exit code {code}); "
                 f"run `python -m bench.{name}{' --quick' if args.quick else ''}` to see why.",
                 args.results,
             )
-        common.update_results("header", header(info, args, done), args.results)
+        results.update_results("header", header(info, args, done), args.results)
     total = sum(seconds for seconds, _ in done.values())
     failed = [name for name, (_, code) in done.items() if code != 0]
-    common.log.info(
+    commands.log.info(
         "done in %.1f min; %s", total / 60, f"failed: {', '.join(failed)}" if failed else "all ok"
     )
     sys.exit(1 if failed else 0)

@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import common
+from bench import cli, commands, fashion, results
+from pipeline.core import markdown
+from pipeline.workflow.project_copy import ROOT
 
 log = logging.getLogger("bench.throughput")
 
@@ -35,15 +37,15 @@ VARIANTS = (("numpy", False), ("tf.data", False), ("numpy", True), ("tf.data", T
 
 def load_images(n: int) -> tuple[np.ndarray, np.ndarray]:
     """The first n Fashion-MNIST training images, NHWC float32 in [0, 1] as preprocess makes them."""
-    x = common.read_fashion("train_images")[:n, ..., np.newaxis].astype(np.float32) / 255.0
-    return x, common.read_fashion("train_labels")[:n].astype(np.int64)
+    x = fashion.read("train_images")[:n, ..., np.newaxis].astype(np.float32) / 255.0
+    return x, fashion.read("train_labels")[:n].astype(np.int64)
 
 
 def suite_settings(batch_size: int | None, mixed_precision: bool) -> tuple[Any, Any]:
     """(params, train settings) of fashion/params.yaml, with the command line's batch size / precision."""
     from pipeline import config
 
-    params = config.load(common.ROOT / "fashion" / "params.yaml")
+    params = config.load(ROOT / "fashion" / "params.yaml")
     train = params.train.keras
     device = train.device.model_copy(update={"mixed_precision": "on" if mixed_precision else "off"})
     train = train.model_copy(update={"batch_size": batch_size or train.batch_size, "device": device})
@@ -105,11 +107,11 @@ def measure(settings: dict[str, Any], batch_size: int | None, mixed_precision: b
                 first[f"{feed}|{jit}"].append(times[0])
                 log.info(
                     "%s, %s, XLA %s: %.0f samples/s (first epoch %.1f s)",
-                    *(label, feed, "on" if jit else "off", len(x) / common.median(times[1:]), times[0]),
+                    *(label, feed, "on" if jit else "off", len(x) / commands.median(times[1:]), times[0]),
                 )
         results[label] = {"n_train": len(x)} | {
             name: {
-                "samples_per_second": len(x) / common.median(seconds),
+                "samples_per_second": len(x) / commands.median(seconds),
                 "epoch_seconds": seconds,
                 "first_epoch_seconds": first[name],
             }
@@ -143,7 +145,7 @@ def render(result: dict[str, Any]) -> str:
                 f"{rate('tf.data', True) / rate('tf.data', False):.2f}",
             ]
         )
-    table = common.table(
+    table = markdown.table(
         ["model", "images", "NumPy", "tf.data", "tf.data / NumPy", "NumPy + XLA", "XLA / no XLA",
          "tf.data + XLA", "XLA / no XLA (tf.data)"],
         rows,
@@ -170,17 +172,17 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    arguments = common.parser(__doc__)
+    arguments = cli.parser(__doc__)
     arguments.add_argument("--batch-size", type=int, help="instead of the suite's (128); e.g. 512 on a GPU")
     arguments.add_argument(
         "--mixed-precision", action="store_true", help="mixed_float16 (a GPU with tensor cores gains from it)"
     )
     args = arguments.parse_args(argv)
     started = time.perf_counter()
-    common.require_fashion_mnist()
+    fashion.require()
     result = measure(dict(QUICK if args.quick else FULL), args.batch_size, args.mixed_precision)
-    common.publish("throughput", args, render(result), result, started)
+    results.publish("throughput", args, render(result), result, started)
 
 
 if __name__ == "__main__":
-    common.main_wrapper(main)
+    cli.main_wrapper(main)

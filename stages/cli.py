@@ -14,6 +14,17 @@ from pipeline import config
 from pipeline.config import DEFAULT_PARAMS, Experiment
 from pipeline.core.errors import PipelineError
 
+# Where stages read and write: the stages' names for pipeline/core/paths.py, the one place that says it.
+from pipeline.core.paths import (  # noqa: F401
+    CHECKPOINTS_DIR,
+    FINGERPRINTS_DIR,
+    REPORTS_DIR,
+    model_dir,
+    processed_dir,
+    raw_dir,
+    results_dir,
+)
+
 log = logging.getLogger("stages")
 
 
@@ -66,25 +77,3 @@ def run(main: Callable[[list[str] | None], None], argv: list[str] | None = None)
     finally:
         if handles_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
-# Where stages read and write, relative to the folder `dvc repro` runs the stage in (dvc.yaml's).
-def raw_dir(dataset: str) -> Path:
-    return Path("data/raw") / dataset
-
-
-def processed_dir(dataset: str) -> Path:
-    return Path("data/processed") / dataset
-
-
-def model_dir(experiment: str) -> Path:
-    return Path("models") / experiment
-
-
-def results_dir(experiment: str) -> Path:
-    return Path("results") / experiment
-
-
-REPORTS_DIR = Path("reports")
-FINGERPRINTS_DIR = Path("fingerprints")  # per stage, the hashes of the code it imports
-CHECKPOINTS_DIR = Path("checkpoints")  # Keras BackupAndRestore state: outside DVC outputs, so it survives

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.core import storage
 from pipeline.datasets import processed
-from pipeline.evaluation import assessment, scores
+from pipeline.evaluation import assessment, speed
 from pipeline.models import persistence
 from pipeline.tracking import runs
 from pipeline.tracking.run import Run
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
             outcome = assessment.assess(
                 model, data, figures_dir=figures_dir, history=read_history(results / "history.csv")
             )
-        metrics = {**outcome.metrics, "model_size_bytes": scores.directory_size_bytes(model_dir)}
+        metrics = {**outcome.metrics, "model_size_bytes": speed.directory_size_bytes(model_dir)}
         details = {**outcome.details, "inference": assessment.inference_speed(model, data)}
         storage.write_json(results / "metrics.json", metrics)
         storage.write_text(results / "samples.txt", outcome.samples)

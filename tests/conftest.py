@@ -5,25 +5,21 @@ from __future__ import annotations
 import gzip
 import http.server
 import logging
-import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
-import yaml
 
-from bench.common import copy_project
 from pipeline.core import storage
 from pipeline.datasets import idx
 from pipeline.datasets.processed import ProcessedData, Schema, Split
+from pipeline.workflow import mlflow_server as local_server
+from pipeline.workflow import project_copy
+from pipeline.workflow.environment import child_env
+from pipeline.workflow.mlflow_server import free_port  # noqa: F401  (tests import it from here)
 from stages import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,11 +109,8 @@ def idx_files(tmp_path: Path) -> tuple[Path, dict]:
 
 
 def subprocess_env() -> dict[str, str]:
-    """The environment for running stages and dvc: the project's interpreter first on PATH."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
+    """The environment for running stages and dvc in a project copy (see `child_env`)."""
+    return child_env(isolated=True)
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -149,76 +142,13 @@ def shrink_params(params: dict, experiments: dict[str, dict], *, epochs: int = 2
 
 def make_project(destination: Path, edit_params=None) -> Path:
     """A git + DVC copy of the project in `destination`, with params.yaml passed through `edit_params`."""
-    copy_project(destination)
-    if edit_params is not None:
-        params = yaml.safe_load((destination / "params.yaml").read_text())
-        edit_params(params)
-        (destination / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q", "-b", "main"], destination)
-    run(["git", "config", "user.email", "tests@example.com"], destination)
-    run(["git", "config", "user.name", "tests"], destination)
-    run(["dvc", "init", "-q"], destination)
-    run(["git", "add", "-A"], destination)
-    run(["git", "commit", "-q", "-m", "project copy"], destination)
-    return destination
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return project_copy.make(destination, edit_params=edit_params)
 
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
-    log = (directory / "server.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{directory / 'mlflow.db'}",
-            "--default-artifact-root",
-            (directory / "artifacts").as_uri(),
-        ],  # fmt: skip
-        cwd=directory,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: we stop it and its workers by its id
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"mlflow server exited:\n{(directory / 'server.log').read_text()[-3000:]}")
-            try:
-                if requests.get(f"{uri}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not healthy in 60 s:\n{(directory / 'server.log').read_text()}")
-            time.sleep(0.25)
+    with local_server.serve(tmp_path_factory.mktemp("mlflow-server")) as (uri, _):
         yield uri
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 def in_process(main: Callable, argv: list[str]) -> tuple[int, list[logging.LogRecord]]:

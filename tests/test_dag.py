@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
+from pipeline.core import paths
 from pipeline.evaluation import scores
 from pipeline.workflow.fingerprints import PACKAGES, ImportGraph
 from tests.conftest import shrink_params, subprocess_env
@@ -70,6 +71,31 @@ def test_a_stage_depends_on_its_own_fingerprint_and_lists_no_module(name):
     per_backend = len(graph().stage_modules(stage)) > 1  # then a foreach over experiments
     own = f"fingerprints/{stage}-${{item.backend}}.txt" if per_backend else f"fingerprints/{stage}.txt"
     assert [dep for dep in body["deps"] if dep.split("/")[0] in (*PACKAGES, "fingerprints")] == [own]
+
+
+def declared_outputs(stage: str, key: str) -> set[str]:
+    """The paths a stage of dvc.yaml writes (outs, metrics, plots) with `${key}` set to `key`."""
+    body = pipeline_stages()[stage]
+    entries = [entry for section in ("outs", "metrics", "plots") for entry in body.get(section, [])]
+    return {(next(iter(e)) if isinstance(e, dict) else e).replace("${key}", key) for e in entries}
+
+
+def test_dvc_yaml_outputs_are_where_the_paths_module_says_stages_write():
+    def results(*names: str) -> set[Path]:
+        return {paths.results_dir("x") / name for name in names}
+
+    expected = {
+        "fingerprint": {paths.FINGERPRINTS_DIR},
+        "sources": {paths.SOURCES_DIR},
+        "download": {paths.raw_dir("x")},
+        "preprocess": {paths.processed_dir("x")},
+        "train": {paths.model_dir("x"), *results(paths.TRAIN_SUMMARY, paths.RUN_RECORD, paths.HISTORY)},
+        "evaluate": {paths.metrics_file("x"), *results(paths.DETAILS, paths.SAMPLES, paths.PLOTS)},
+        "report": {paths.LEADERBOARD, paths.LEADERBOARD_PLOT},
+        "promote": {paths.PROMOTION},
+    }
+    declared = {stage: declared_outputs(stage, "x") for stage in pipeline_stages()}
+    assert declared == {stage: {str(path) for path in found} for stage, found in expected.items()}
 
 
 def test_the_confusion_matrix_plot_is_declared_with_the_confusion_template_and_the_csv_columns():

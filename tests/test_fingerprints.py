@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import copy_project
 from pipeline.core.errors import PipelineError
 from pipeline.workflow import fingerprints
 from pipeline.workflow.fingerprints import ImportGraph
+from pipeline.workflow.project_copy import copy_files
 from stages import fingerprint as fingerprint_stage
 from tests.conftest import in_process
 
@@ -19,7 +19,7 @@ STAGES = ["download", "preprocess", "train", "evaluate", "report", "promote"]
 @pytest.fixture
 def code(tmp_path) -> Path:
     """A copy of the project's code, free to edit."""
-    copy_project(tmp_path)
+    copy_files(tmp_path)
     return tmp_path
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.common import executed_stages
 from pipeline.core import storage
+from pipeline.workflow.dvc_log import executed_stages
 from tests.conftest import make_project, run, shrink_params
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pipeline import config
-from pipeline.workflow import retrain
+from pipeline.workflow import dvc_log, retrain
 from tests.conftest import ROOT, make_project, run, shrink_params, subprocess_env
 
 TRAINING = {"train@iris-logreg", "train@iris-dnn", "train@sunspots-ridge"}
@@ -76,7 +76,7 @@ def setup(tmp_path_factory) -> dict:
 def test_first_retrain_runs_everything_and_pushes(setup):
     first, project = setup["first"], setup["project"]
     assert first.returncode == 0, output(first)
-    outcomes = retrain.stage_outcomes(first.stdout)
+    outcomes = dvc_log.stage_outcomes(first.stdout)
     assert set(outcomes.ran) >= TRAINING and "promote" in outcomes.ran
     files = remote_files(setup["remote"])
     assert any(name.startswith("files/") for name in files) and any(
@@ -107,7 +107,7 @@ def test_a_fresh_clone_restores_every_stage_from_the_run_cache(setup):
     assert not (clone / "dvc.lock").exists()  # nothing committed: only the run-cache knows the results
     second = retrain_in(clone, setup["env"])
     assert second.returncode == 0, output(second)
-    outcomes = retrain.stage_outcomes(second.stdout)
+    outcomes = dvc_log.stage_outcomes(second.stdout)
     assert set(outcomes.cached) >= TRAINING
     # DVC's run-cache keeps no `cache: false` or `persist` output: promote, the params check
     # (`fingerprint`, whose output persists when a check fails) and the links to local files
@@ -133,7 +133,7 @@ def test_a_regression_fails_the_gate_with_its_table_and_pushes_nothing(setup):
     result = retrain_in(project, setup["env"])
 
     assert result.returncode == 1, output(result)
-    outcomes = retrain.stage_outcomes(result.stdout)
+    outcomes = dvc_log.stage_outcomes(result.stdout)
     # the params check, then the edited experiment; promote never ran
     assert set(outcomes.ran) == {"fingerprint", "train@iris-logreg", "evaluate@iris-logreg", "report"}
     log = output(result)
@@ -164,13 +164,14 @@ Updating lock file 'dvc.lock'
 Running stage 'evaluate@iris-dnn':
 > python -m stages.evaluate iris-dnn
 """
-    outcomes = retrain.stage_outcomes(log)
+    outcomes = dvc_log.stage_outcomes(log)
     assert (outcomes.ran, outcomes.cached, outcomes.unchanged) == (
         ["evaluate@iris-dnn"],
         ["train@iris-dnn"],
         ["download@iris"],
     )
     assert outcomes.lines()[1] == "1 stage(s) restored from the run-cache: train@iris-dnn"
+    assert dvc_log.executed_stages(log) == ["evaluate@iris-dnn"]
 
 
 def test_environment_makes_mlflow_required_without_touching_params(monkeypatch):
@@ -178,6 +179,19 @@ def test_environment_makes_mlflow_required_without_touching_params(monkeypatch):
     assert params.mlflow.required is False
     monkeypatch.setenv(config.MLFLOW_REQUIRED_ENV, "true")
     assert config.load(ROOT / "params.yaml").mlflow.required is True
+
+
+def test_retrain_passes_the_tracking_uri_on_while_project_copies_drop_it(monkeypatch):
+    """CI's MLFLOW_TRACKING_URI must reach the stages retrain runs; a test's or benchmark's copy logs to
+    its own store. Both keep bytecode (each stage would compile TensorFlow) and find the venv's dvc."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    program = "import os, sys; print(sys.prefix, *map(os.environ.get, sys.argv[1:]))"
+    shown = retrain._run(["python", "-c", program, "MLFLOW_TRACKING_URI", "PYTHONDONTWRITEBYTECODE"])
+    assert shown.stdout.split() == [sys.prefix, "http://tracking.example:5000", "None"]
+    copy_env = subprocess_env()
+    assert "MLFLOW_TRACKING_URI" not in copy_env and "PYTHONDONTWRITEBYTECODE" not in copy_env
+    assert copy_env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
 
 
 def test_promote_runs_only_after_the_gate(monkeypatch):

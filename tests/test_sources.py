@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import executed_stages
 from pipeline import config
 from pipeline.core.errors import PipelineError
 from pipeline.datasets import stamps
+from pipeline.workflow.dvc_log import executed_stages
 from tests.conftest import make_project, run, shrink_params
 
 CSV_ROWS = "".join(f"{i % 7},{(i * 3) % 11},{'yes' if i % 2 else 'no'}\n" for i in range(60))

@@ -1,1 +1,1 @@
-"""Foundations every layer uses: errors, atomic files, metric values."""
+"""Foundations every layer uses: errors, atomic files, metric values, stage output paths, markdown tables."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.config import Gate
-from pipeline.core import metrics
+from pipeline.core import markdown, metrics
 from pipeline.core.metrics import MetricSpec, as_number, finite
 
 NEW, BETTER, SAME, WITHIN, REGRESSED, MISSING = (
@@ -147,18 +147,21 @@ def render(result: Result) -> str:
     """A markdown table of every compared metric (failed verdicts in bold), then the one-line summary."""
     if not result.checks:
         return "No tracked test metric to compare (set `gate.tolerance` in params.yaml).\n"
-    lines = [
-        "| experiment | metric | better | baseline | current | change | tolerance | verdict |",
-        "| --- | --- | --- | ---: | ---: | ---: | --- | --- |",
+    header = ["experiment", "metric", "better", "baseline", "current", "change", "tolerance", "verdict"]
+    rows = [
+        [
+            check.experiment,
+            check.metric,
+            "higher" if check.higher_is_better else "lower",
+            _format(check.baseline),
+            _format(check.current),
+            _format(check.change, signed=True),
+            check.tolerance,
+            f"**{check.verdict}**" if check.failed else check.verdict,
+        ]
+        for check in result.checks
     ]
-    for check in result.checks:
-        verdict = f"**{check.verdict}**" if check.failed else check.verdict
-        lines.append(
-            f"| {check.experiment} | {check.metric} | {'higher' if check.higher_is_better else 'lower'} "
-            f"| {_format(check.baseline)} | {_format(check.current)} | {_format(check.change, signed=True)} "
-            f"| {check.tolerance} | {verdict} |"
-        )
-    return "\n".join(lines) + f"\n\n{result.summary()}\n"
+    return markdown.table(header, rows, "lllrrrll") + f"\n\n{result.summary()}\n"
 
 
 def _format(value: float | None, signed: bool = False) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config.decisions import PROMOTE_METRICS
+from pipeline.core import markdown
 from pipeline.core import metrics as registry
 from pipeline.evaluation import figures
 
@@ -95,13 +96,12 @@ def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         metrics = [spec.name for spec in registry.leaderboard_columns(task, ranked)]
         metric, direction = ranked.label, ranked.direction
         header = ["rank", "experiment", "model", "family", *metrics, "train seconds", "MLflow run"]
-        align = ["---:", "---", "---", "---", *["---:"] * len(metrics), "---:", "---"]
+        align = "rlll" + "r" * len(metrics) + "rl"
         lines += [f"## {dataset}", "", f"{task}, ranked by test {metric} ({direction} is better).", ""]
         if links := sorted({row["experiment_url"] for row in group if row.get("experiment_url")}):
             lines += [f"MLflow: {', '.join(f'[runs]({link})' for link in links)}", ""]
-        lines += [_table_line(header), _table_line(align)]
-        for row in group:
-            cells = [
+        cells = [
+            [
                 str(row["rank"]),
                 _escape(row["experiment"]),
                 _escape(row["model"]),
@@ -110,8 +110,9 @@ def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
                 _format_number(row["train_seconds"]),
                 _run_cell(row["run_id"], row["run_url"]),
             ]
-            lines.append(_table_line(cells))
-        lines.append("")
+            for row in group
+        ]
+        lines += [markdown.table(header, cells, align), ""]
     if untracked := [row["experiment"] for row in rows if not row["run_id"]]:
         lines += [
             f"Untracked (no MLflow run, trained while tracking was unavailable): {', '.join(untracked)}. "
@@ -126,10 +127,6 @@ def _group_by_dataset(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mappi
     for row in rows:
         groups.setdefault(row["dataset"], []).append(row)
     return groups
-
-
-def _table_line(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
 
 
 def _escape(text: str) -> str:

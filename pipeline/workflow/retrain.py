@@ -23,84 +23,40 @@ import argparse
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from pipeline import config
+from pipeline.core import paths
 from pipeline.core.errors import PipelineError
 from pipeline.decisions import gate
 from pipeline.tracking import store
+from pipeline.workflow.dvc_log import Outcomes, stage_outcomes
+from pipeline.workflow.environment import child_env
 
 log = logging.getLogger("pipeline.workflow.retrain")
 
 AFTER_GATE = ("promote",)  # stages that ship a model: they run only once the gate passed
 DEFAULT_BRANCHES = ("origin/HEAD", "origin/main", "origin/master", "main", "master")
 PARAMS = config.DEFAULT_PARAMS
-LEADERBOARD = Path("reports/leaderboard.md")
 PIPELINE = "dvc.yaml"  # the default pipeline (fashion/ and mnist/ have their own, not retrained here)
-
-_OUTCOME_PATTERNS = {
-    "ran": re.compile(r"^Running stage '(?P<stage>[^']+)'", re.MULTILINE),
-    "cached": re.compile(r"^Stage '(?P<stage>[^']+)' is cached - skipping run", re.MULTILINE),
-    "unchanged": re.compile(r"^Stage '(?P<stage>[^']+)' didn't change, skipping", re.MULTILINE),
-}
-OUTCOME_WORDS = {"ran": "ran", "cached": "restored from the run-cache", "unchanged": "unchanged"}
 
 
 class GateRefused(Exception):
     """The gate found a regression: nothing is promoted or pushed."""
 
 
-@dataclass
-class Outcomes:
-    """Which stages `dvc repro` ran, restored from the run-cache, or found unchanged."""
-
-    ran: list[str] = field(default_factory=list)
-    cached: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-
-    def extend(self, other: Outcomes) -> None:
-        for kind in OUTCOME_WORDS:
-            getattr(self, kind).extend(getattr(other, kind))
-
-    def lines(self) -> list[str]:
-        return [
-            f"{len(stages)} stage(s) {OUTCOME_WORDS[kind]}: {', '.join(stages) or '-'}"
-            for kind in OUTCOME_WORDS
-            for stages in [getattr(self, kind)]
-        ]
-
-
-def stage_outcomes(repro_log: str) -> Outcomes:
-    """Parse `dvc repro` output: "Running stage 'x'" ran, "Stage 'x' is cached" came from the
-    run-cache, "Stage 'x' didn't change" was unchanged."""
-    found = {
-        kind: [m["stage"] for m in pattern.finditer(repro_log)] for kind, pattern in _OUTCOME_PATTERNS.items()
-    }
-    return Outcomes(**found)
-
-
 # --- subprocesses ------------------------------------------------------------------------------
-
-
-def _env() -> dict[str, str]:
-    """The environment of dvc and the stages it runs: this interpreter's venv first on PATH."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # each stage would spend ~15 s compiling TensorFlow
-    return env
 
 
 def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess:
     """Run a quick command and capture its output."""
     try:
-        return subprocess.run(list(cmd), capture_output=True, text=True, env=_env())
+        return subprocess.run(list(cmd), capture_output=True, text=True, env=child_env())
     except OSError as err:
         raise PipelineError(f"cannot run {cmd[0]}: {err}; run `make setup` (dvc is in .venv)") from None
 
@@ -110,7 +66,7 @@ def _stream(cmd: Sequence[str]) -> tuple[int, str]:
     log.info("$ %s", " ".join(cmd))
     try:
         process = subprocess.Popen(
-            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), bufsize=1
+            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env(), bufsize=1
         )
     except OSError as err:
         raise PipelineError(f"cannot run {cmd[0]}: {err}; run `make setup` (dvc is in .venv)") from None
@@ -203,17 +159,13 @@ def split_targets(targets: Sequence[str]) -> tuple[list[str], list[str]]:
     return before, after
 
 
-def metrics_path(experiment: str) -> str:
-    return f"results/{experiment}/metrics.json"
-
-
 def read_test_metrics(baseline_commit: str | None, experiments: Sequence[str]) -> tuple[dict, dict]:
     """({experiment: baseline test metrics}, {experiment: current test metrics}) via `dvc metrics diff`."""
     if not experiments:
         return {}, {}
     rev = baseline_commit or "HEAD"
-    paths = {metrics_path(name): name for name in experiments}
-    result = _run(["dvc", "metrics", "diff", rev, "--all", "--json", "--targets", *paths])
+    files = {str(paths.metrics_file(name)): name for name in experiments}
+    result = _run(["dvc", "metrics", "diff", rev, "--all", "--json", "--targets", *files])
     try:
         diff = json.loads(result.stdout or "{}")
     except json.JSONDecodeError:
@@ -223,7 +175,7 @@ def read_test_metrics(baseline_commit: str | None, experiments: Sequence[str]) -
     baseline: dict[str, dict] = {}
     current: dict[str, dict] = {}
     for path, metrics in diff.items():
-        name = paths.get(path)
+        name = files.get(path)
         if name is None:
             continue
         for key, values in metrics.items():
@@ -234,11 +186,11 @@ def read_test_metrics(baseline_commit: str | None, experiments: Sequence[str]) -
                 baseline.setdefault(name, {})[metric] = values["old"]
             if values.get("new") is not None:
                 current.setdefault(name, {})[metric] = values["new"]
-    _require_baseline(baseline_commit, paths, baseline)
+    _require_baseline(baseline_commit, files, baseline)
     return baseline, current
 
 
-def _require_baseline(commit: str | None, paths: dict[str, str], baseline: dict) -> None:
+def _require_baseline(commit: str | None, files: dict[str, str], baseline: dict) -> None:
     """Fail when the baseline's dvc.lock has an experiment's metrics but DVC could not read them:
     treating it as new would wave any regression through."""
     lock_text = _git("show", f"{commit}:dvc.lock") if commit else None
@@ -249,7 +201,7 @@ def _require_baseline(commit: str | None, paths: dict[str, str], baseline: dict)
         for stage in (yaml.safe_load(lock_text) or {}).get("stages", {}).values()
         for out in stage.get("outs", [])
     }
-    unreadable = sorted(name for path, name in paths.items() if path in locked and name not in baseline)
+    unreadable = sorted(name for path, name in files.items() if path in locked and name not in baseline)
     if unreadable:
         raise PipelineError(
             f"the baseline {commit[:12]} has test metrics for {', '.join(unreadable)}, but they are "
@@ -262,7 +214,7 @@ def metrics_diff_markdown(baseline_commit: str | None, experiments: Sequence[str
     if not experiments:
         return ""
     rev = baseline_commit or "HEAD"
-    targets = [metrics_path(name) for name in experiments]
+    targets = [str(paths.metrics_file(name)) for name in experiments]
     result = _run(["dvc", "metrics", "diff", rev, "--md", "--targets", *targets])
     return result.stdout.strip() if result.returncode == 0 else ""
 
@@ -299,8 +251,8 @@ def report_markdown(
         metrics_diff or "No metric changed.",
         "",
     ]
-    if LEADERBOARD.exists():
-        parts += [LEADERBOARD.read_text().replace("# Leaderboard", "### Leaderboard", 1).strip(), ""]
+    if paths.LEADERBOARD.exists():
+        parts += [paths.LEADERBOARD.read_text().replace("# Leaderboard", "### Leaderboard", 1).strip(), ""]
     return "\n".join(parts)
 
 
