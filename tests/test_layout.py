@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -48,3 +49,43 @@ def test_no_module_is_named_after_the_standard_library():
     """`pipeline/io.py` once shadowed `io` for code run from inside the package folder."""
     names = {path.stem for top in ("pipeline", "stages") for path in (ROOT / top).rglob("*.py")}
     assert names & set(sys.stdlib_module_names) == set()
+
+
+# pipeline/'s packages from the bottom up: a package imports only from its own and lower ranks
+LAYERS = {
+    "core": 0,
+    "config": 1,
+    "datasets": 2,
+    "backends": 3,
+    "models": 4,
+    "evaluation": 5,
+    "tracking": 5,
+    "decisions": 6,
+    "workflow": 7,
+}
+
+
+def _imported_packages(path):
+    """The pipeline packages a module imports, at any depth of its code (inside functions too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        found |= {name.split(".")[1] for name in names if name.startswith("pipeline.") and name.count(".")}
+    return found & set(LAYERS)
+
+
+def test_every_package_of_the_library_has_a_layer():
+    packages = {path.parent.name for path in (ROOT / "pipeline").glob("*/__init__.py")}
+    assert packages == set(LAYERS)
+
+
+def test_packages_import_only_their_own_layer_or_those_below():
+    upward = []
+    for path in sorted((ROOT / "pipeline").glob("*/**/*.py")):
+        package = path.relative_to(ROOT / "pipeline").parts[0]
+        for imported in _imported_packages(path):
+            if imported != package and LAYERS[imported] >= LAYERS[package]:
+                upward.append(f"{path.relative_to(ROOT)} imports pipeline.{imported}")
+    assert upward == []

@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     if remote is None and not args.no_push:
         raise PipelineError(
             "no default DVC remote: add one with `dvc remote add -d storage <url>` and commit .dvc/config "
-            "(see the README, 'Scheduled retraining in CI'), or pass --no-push"
+            "(see docs/ci-retraining.md), or pass --no-push"
         )
     if args.require_mlflow and not os.environ.get("MLFLOW_TRACKING_URI"):
         raise PipelineError(
