@@ -28,14 +28,13 @@ def candidates(params: config.Params) -> dict[str, dict[str, dict]]:
     """dataset -> experiment -> {"metrics", "train", "run"}: what train and evaluate recorded."""
     found: dict[str, dict[str, dict]] = defaultdict(dict)
     for name in params.experiments:
-        results = cli.results_dir(name)
-        trained = storage.read_json(results / "train.json")
+        trained = cli.read_result(name, cli.TRAIN_SUMMARY)
         if trained["family"] == "face_completion":
             continue
         found[trained["dataset"]][name] = {
-            "metrics": storage.read_json(results / "metrics.json"),
+            "metrics": cli.read_result(name, cli.METRICS),
             "train": trained,
-            "run": storage.read_json(results / "run.json"),
+            "run": cli.read_result(name, cli.RUN_RECORD),
         }
     return found
 
@@ -96,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise
             log.warning("%s: not promoted, the registry is unavailable: %s", dataset, err)
             decisions[dataset] = {"promoted": False, "reason": f"registry unavailable: {err}"}
-    storage.write_json(cli.REPORTS_DIR / "promotion.json", decisions)
+    storage.write_json(cli.PROMOTION, decisions)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,8 @@ from stages import cli
 
 def result_entry(name: str) -> report.ResultEntry:
     """What `train` and `evaluate` wrote for one experiment, as a leaderboard entry."""
-    results = cli.results_dir(name)
-    trained = storage.read_json(results / "train.json")
-    tracked = storage.read_json(results / "run.json")
+    trained = cli.read_result(name, cli.TRAIN_SUMMARY)
+    tracked = cli.read_result(name, cli.RUN_RECORD)
     is_completion = trained["family"] == "face_completion"
     return report.ResultEntry(
         experiment=name,
@@ -23,7 +22,7 @@ def result_entry(name: str) -> report.ResultEntry:
         model=trained["model"],
         family=trained["family"],
         task="regression" if is_completion else trained["task"],
-        metrics=storage.read_json(results / "metrics.json")["test"],
+        metrics=cli.read_result(name, cli.METRICS)["test"],
         train_seconds=trained["fit_seconds"],
         run_id=tracked.get("run_id"),
         run_url=tracked.get("url"),
@@ -37,8 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     params = config.load(args.params)
     entries = [result_entry(name) for name in params.experiments]
     rows = report.leaderboard_rows(entries, ranked_by=params.promote.metrics)
-    storage.write_text(cli.REPORTS_DIR / "leaderboard.md", report.render_markdown(rows))
-    report.plot_leaderboard(cli.REPORTS_DIR / "leaderboard.png", rows)
+    storage.write_text(cli.LEADERBOARD, report.render_markdown(rows))
+    report.plot_leaderboard(cli.LEADERBOARD_PLOT, rows)
 
 
 if __name__ == "__main__":
