@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from bench import cli, commands, fashion, results
 from pipeline import config
 from pipeline.config import Experiment
-from pipeline.core import markdown, paths, storage
+from pipeline.core import markdown, metrics, paths, storage
 from pipeline.datasets import processed
 from pipeline.datasets.processed import ProcessedData, Split
 from pipeline.evaluation import scores
@@ -128,15 +128,13 @@ def experiment_rows(project: Path, params_file: Path) -> list[dict[str, Any]]:
             continue
         test = storage.read_json(found / paths.METRICS)["test"]
         trained = storage.read_json(found / paths.TRAIN_SUMMARY)
-        if trained["family"] == "face_completion":
-            metric, key = "pixel rmse", "rmse"
-        else:
-            metric = key = {"classification": "accuracy", "language_model": "bits_per_char"}.get(
-                trained["task"], "rmse"
-            )
+        # the metric promote judges the task on (face completion: the RMSE of its pixels)
+        is_completion = trained["family"] == "face_completion"
+        spec = metrics.spec("rmse" if is_completion else params.promote.metrics[trained["task"]])
         row.update(
-            metric=metric.replace("_", " "),
-            value=test[key],
+            metric=f"pixel {spec.label}" if is_completion else spec.label,
+            digits=spec.digits,
+            value=test[spec.name],
             fit_seconds=trained["fit_seconds"],
             epochs=trained.get("epochs_run") or None,
         )
@@ -200,6 +198,7 @@ def fit_extra_baselines(data: ProcessedData, params_file: Path, quick: bool) -> 
                 "dataset": FASHION,
                 "model": experiment.model_name.removeprefix("bench_"),
                 "metric": "accuracy",
+                "digits": metrics.spec("accuracy").digits,
                 "value": accuracy,
                 "fit_seconds": result.fit_seconds,
                 "published": figure,
@@ -241,7 +240,7 @@ def render(rows: list[dict[str, Any]], runs: dict[str, dict[str, Any]], quick: b
         if row.get("missing"):
             table_rows.append([row["dataset"], name, "—", "not run", "—", "—", "—", "—"])
             continue
-        digits = {"accuracy": 4, "pixel rmse": 3, "bits per char": 2}.get(row["metric"], 1)
+        digits = row["digits"]
         table_rows.append(
             [
                 row["dataset"],

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from bench.commands import BenchError, log
 from bench.results import RESULTS_FILE
+from pipeline.core import console
 from pipeline.core.errors import PipelineError
 
 
@@ -24,14 +24,10 @@ def parser(description: str | None) -> argparse.ArgumentParser:
     return result
 
 
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-
-
 def main_wrapper(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
     """Run a benchmark's main; a BenchError (or a PipelineError of a project copy) becomes one message and
     exit code 2."""
-    setup_logging()
+    console.start_logging()
     try:
         main(argv)
     except (BenchError, PipelineError) as err:

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cli, commands, machine, results
-from pipeline.core import markdown
+from bench import commands, machine, results
+from pipeline.core import console, markdown
 from pipeline.workflow.project_copy import ROOT
 
 BENCHMARKS = tuple(results.SECTIONS)
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary project copies")
     parser.add_argument("--results", type=Path, default=results.RESULTS_FILE, help="the RESULTS.md to write")
     args = parser.parse_args(argv)
-    cli.setup_logging()
+    console.start_logging()
     info = machine.describe()
     done: dict[str, tuple[float, int | None]] = {}
     results.update_results("header", header(info, args, done), args.results)

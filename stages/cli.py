@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline import config
 from pipeline.config import DEFAULT_PARAMS, Experiment
-from pipeline.core import storage
+from pipeline.core import console, storage
 from pipeline.core.errors import PipelineError
 
 # Where stages read and write: the stages' names for pipeline/core/paths.py, the one place that says it.
@@ -78,7 +78,7 @@ def run(main: Callable[[list[str] | None], None], argv: list[str] | None = None)
     Ctrl-C and SIGTERM unwind the stage (temp files removed, the MLflow run marked KILLED) and exit
     130 / 143. SIGKILL cannot be caught: what it leaves is a stale temp file the next writer removes.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console.start_logging()
     handles_sigterm = threading.current_thread() is threading.main_thread()  # signal.signal's rule
     previous = signal.signal(signal.SIGTERM, _terminate) if handles_sigterm else None
     try:

@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from pipeline import config
-from pipeline.core import paths
+from pipeline.core import console, paths
 from pipeline.core.errors import PipelineError
 from pipeline.decisions import gate
 from pipeline.tracking import store
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def cli(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console.start_logging()
     try:
         main(argv)
     except GateRefused as err:

@@ -1,0 +1,12 @@
+"""How every command of the project reports: one log format, on stderr."""
+
+from __future__ import annotations
+
+import logging
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def start_logging() -> None:
+    """INFO and above to stderr in the project's format (a no-op when logging is already set up)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
