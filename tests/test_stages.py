@@ -34,12 +34,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_train_and_evaluate_log_one_complete_run_over_http(project, mlflow_server, monkeypatch):
+def test_train_and_evaluate_log_one_complete_run_over_http(project, mlflow_server, monkeypatch, capfd):
     import mlflow
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     train.main(["iris-dnn"])
     evaluate.main(["iris-dnn"])
+    printed = capfd.readouterr()
+    assert "━" not in printed.out + printed.err  # no Keras progress bar in the stage logs
 
     record = storage.read_json(project / "results" / "iris-dnn" / "run.json")
     assert record["status"] == "logged"

@@ -6,6 +6,7 @@ import contextlib
 import importlib.metadata
 import logging
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pipeline.core import skops_trust
@@ -54,17 +55,35 @@ def log_model(
         experiment_id=experiment_id,
         params=client.get_run(run_id).data.params,
     )
-    Model.log(
-        artifact_path=None,
-        name=MODEL_NAME,
-        flavor=module,
-        run_id=run_id,
-        model_id=logged.model_id,
-        signature=infer_signature(input_example, prediction),
-        input_example=input_example,
-        pip_requirements=requirements,  # pinned here: skips a subprocess that re-imports TF
-        **kwargs,
-    )
+    with _quiet_keras(flavor):  # MLflow loads the logged model back and predicts: a progress bar
+        Model.log(
+            artifact_path=None,
+            name=MODEL_NAME,
+            flavor=module,
+            run_id=run_id,
+            model_id=logged.model_id,
+            signature=infer_signature(input_example, prediction),
+            input_example=input_example,
+            pip_requirements=requirements,  # pinned here: skips a subprocess that re-imports TF
+            **kwargs,
+        )
+
+
+@contextlib.contextmanager
+def _quiet_keras(flavor: str) -> Iterator[None]:
+    """Keras' interactive logging (progress bars) off while `flavor` is keras, then as it was."""
+    if flavor != "keras":
+        yield
+        return
+    import keras
+
+    was_on = keras.utils.is_interactive_logging_enabled()
+    keras.utils.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if was_on:
+            keras.utils.enable_interactive_logging()
 
 
 def _keras_flavor() -> Any:
