@@ -62,7 +62,11 @@ def promote_dataset(
     timeout = params.mlflow.timeout_seconds
     current = registry.champion(model_name, metric_name=metric, timeout_seconds=timeout)
     decision = promotion.decide(
-        value, current[1] if current else None, metric=spec, margin=params.promote.margin
+        value,
+        current[1] if current else None,
+        metric=spec,
+        margin=params.promote.margin,
+        champion_exists=current is not None,
     )
     record.update(
         model=model_name,

@@ -26,6 +26,15 @@ def test_first_promotion_when_there_is_no_champion() -> None:
     assert decision.promote and "no champion" in decision.reason
 
 
+def test_a_champion_judged_on_another_metric_is_replaced_saying_so() -> None:
+    decision = decide(0.8, None, metric=ACCURACY, margin=0.01, champion_exists=True)
+    assert decision.promote
+    assert decision.reason == (
+        "the champion has no test accuracy to compare (it was promoted on another metric): "
+        "the challenger (0.8) replaces it"
+    )
+
+
 def test_a_better_challenger_is_promoted() -> None:
     decision = decide(0.9, 0.8, metric=ACCURACY, margin=0.01)
     assert decision == Decision(True, decision.reason) and "challenger wins" in decision.reason

@@ -23,8 +23,12 @@ def decide(
     *,
     metric: MetricSpec,
     margin: float,
+    champion_exists: bool = False,
 ) -> Decision:
     """Promote when there is no champion, or the challenger beats it by MORE than `margin`.
+
+    `champion_exists` with no `champion_value`: a champion judged on another metric, which the
+    challenger replaces.
 
     A tie (or a gain within the margin) keeps the champion: re-running the same model never
     flips the alias back and forth on noise.
@@ -33,6 +37,12 @@ def decide(
         raise ValueError(f"margin must be >= 0, got {margin}")
     if finite(challenger_value) is None:
         return Decision(False, f"challenger value {challenger_value!r} is not a finite number")
+    if champion_value is None and champion_exists:
+        return Decision(
+            True,
+            f"the champion has no test {metric.name} to compare (it was promoted on another metric): "
+            f"the challenger ({challenger_value:.6g}) replaces it",
+        )
     if champion_value is None:
         return Decision(True, f"first promotion: no champion yet (challenger {challenger_value:.6g})")
     if finite(champion_value) is None:
