@@ -10,6 +10,8 @@ a bad value stops `dvc repro` before DVC deletes any stage's outputs; its own ou
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 from pipeline.models import params_check
 from pipeline.workflow import fingerprints
@@ -19,12 +21,18 @@ log = logging.getLogger("stages.fingerprint")
 BUILT_FILE = "keras-models-built.txt"  # which Keras models of the params built, by their settings' hash
 
 
+def built_record() -> Path:
+    """Where the Keras models that built are remembered: in the workspace DVC names (DVC_ROOT), so the
+    copies queued and `--temp` experiments run in, which have no checkpoints/, share it."""
+    return Path(os.environ.get("DVC_ROOT", ".")) / cli.CHECKPOINTS_DIR / BUILT_FILE
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = cli.parser(__doc__)
     parser.add_argument("stages", nargs="+", help="stage entry points (stages/<name>.py) to fingerprint")
     args = parser.parse_args(argv)
     texts = fingerprints.texts(args.stages)
-    params_check.check(args.params, cli.CHECKPOINTS_DIR / BUILT_FILE, texts.get("train-keras", ""))
+    params_check.check(args.params, built_record(), texts.get("train-keras", ""))
     names = fingerprints.save(cli.FINGERPRINTS_DIR, texts)
     log.info("params valid; wrote %s", ", ".join(f"{cli.FINGERPRINTS_DIR}/{name}.txt" for name in names))
 

@@ -127,6 +127,17 @@ def test_the_stage_checks_params_before_writing_and_keeps_its_outputs(tmp_path, 
     assert (tmp_path / "fingerprints" / "report.txt").read_bytes() == written
 
 
+def test_the_stage_remembers_built_keras_models_in_the_workspace_dvc_names(tmp_path, monkeypatch):
+    """A queued experiment runs in a copy without checkpoints/: DVC_ROOT names the workspace."""
+    (tmp_path / "copy").mkdir()
+    write(tmp_path / "copy", lambda p: p.update(experiments={"iris-dnn": p["experiments"]["iris-dnn"]}))
+    monkeypatch.chdir(tmp_path / "copy")
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "workspace"))
+    assert in_process(fingerprint_stage.main, ["report"]) == (0, [])
+    assert len((tmp_path / "workspace/checkpoints/keras-models-built.txt").read_text().split()) == 1
+    assert not (tmp_path / "copy/checkpoints").exists()
+
+
 PROBE = """
 import sys
 from pathlib import Path
