@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from pipeline import config
-from pipeline.core import storage
+from pipeline.core import paths, storage
 from pipeline.core.errors import PipelineError
 from pipeline.datasets import processed
 from pipeline.models import persistence
@@ -33,17 +33,17 @@ def untracked(params: config.Params) -> list[str]:
     """Experiments trained and evaluated whose run.json names no MLflow run."""
     found = []
     for name in params.experiments:
-        evaluated = (cli.results_dir(name) / cli.DETAILS).exists()
-        if evaluated and not cli.read_result(name, cli.RUN_RECORD).get("run_id"):
+        evaluated = (paths.results_dir(name) / paths.DETAILS).exists()
+        if evaluated and not cli.read_result(name, paths.RUN_RECORD).get("run_id"):
             found.append(name)
     return found
 
 
 def log_run(experiment: config.Experiment) -> dict:
     """Log one experiment's outputs as a new MLflow run; return its run.json record."""
-    results, model_dir = cli.results_dir(experiment.name), cli.model_dir(experiment.name)
-    summary = cli.read_result(experiment.name, cli.TRAIN_SUMMARY)
-    details = cli.read_result(experiment.name, cli.DETAILS)
+    results, model_dir = paths.results_dir(experiment.name), paths.model_dir(experiment.name)
+    summary = cli.read_result(experiment.name, paths.TRAIN_SUMMARY)
+    details = cli.read_result(experiment.name, paths.DETAILS)
     details.pop("tracking", None)  # the unavailable record evaluate wrote
     with runs.run(experiment, stage=f"train@{experiment.name}") as run:
         stages = f"train@{experiment.name},evaluate@{experiment.name}"  # as after a normal evaluate@
@@ -53,19 +53,19 @@ def log_run(experiment: config.Experiment) -> dict:
             experiment,
             summary,
             storage.read_json(model_dir / persistence.HYPERPARAMETERS_FILE),
-            evaluate.read_history(results / cli.HISTORY),
+            evaluate.read_history(results / paths.HISTORY),
             persistence.load(model_dir),
-            processed.load(cli.processed_dir(experiment.dataset)),
+            processed.load(paths.processed_dir(experiment.dataset)),
         )
-        evaluate.log_evaluation(run, results, cli.read_result(experiment.name, cli.METRICS), details)
+        evaluate.log_evaluation(run, results, cli.read_result(experiment.name, paths.METRICS), details)
     record = run.record()
     if record["status"] != "logged":
         raise PipelineError(
             f"{experiment.name}: MLflow tracking is unavailable ({record['error']}); nothing back-filled. "
             "Start the tracking server or fix MLFLOW_TRACKING_URI, then run `make backfill` again."
         )
-    storage.write_json(results / cli.RUN_RECORD, record)
-    storage.write_json(results / cli.DETAILS, {**details, "tracking": record})
+    storage.write_json(results / paths.RUN_RECORD, record)
+    storage.write_json(results / paths.DETAILS, {**details, "tracking": record})
     return record
 
 

@@ -13,36 +13,17 @@ from typing import Any
 
 from pipeline import config
 from pipeline.config import DEFAULT_PARAMS, Experiment
-from pipeline.core import console, storage
+from pipeline.core import console, paths, storage
 from pipeline.core.errors import PipelineError
-
-# Where stages read and write: the stages' names for pipeline/core/paths.py, the one place that says it.
-from pipeline.core.paths import (  # noqa: F401
-    CHECKPOINTS_DIR,
-    DETAILS,
-    FINGERPRINTS_DIR,
-    HISTORY,
-    LEADERBOARD,
-    LEADERBOARD_PLOT,
-    METRICS,
-    PROMOTION,
-    REPORTS_DIR,
-    RUN_RECORD,
-    TRAIN_SUMMARY,
-    model_dir,
-    processed_dir,
-    raw_dir,
-    results_dir,
-)
 
 log = logging.getLogger("stages")
 
 
 def read_result(experiment: str, name: str) -> Any:
     """A JSON file train@ or evaluate@ wrote for `experiment`, or one error naming the stage to run."""
-    path = results_dir(experiment) / name
+    path = paths.results_dir(experiment) / name
     if not path.is_file():
-        stage = "train" if name in (TRAIN_SUMMARY, RUN_RECORD, HISTORY) else "evaluate"
+        stage = "train" if name in (paths.TRAIN_SUMMARY, paths.RUN_RECORD, paths.HISTORY) else "evaluate"
         raise PipelineError(f"{path} not found: run `dvc repro {stage}@{experiment}` first")
     return storage.read_json(path)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline import config
+from pipeline.core import paths
 from pipeline.datasets import sources
 from stages import cli
 
@@ -16,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = config.load(args.params)
     cfg = config.dataset(params, args.dataset)
-    sources.fetch_raw(args.dataset, cfg, args.out or cli.raw_dir(args.dataset))
+    sources.fetch_raw(args.dataset, cfg, args.out or paths.raw_dir(args.dataset))
 
 
 if __name__ == "__main__":

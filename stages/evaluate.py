@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pipeline.core import storage
+from pipeline.core import paths, storage
 from pipeline.datasets import processed
 from pipeline.evaluation import assessment, speed
 from pipeline.models import persistence
@@ -28,8 +28,8 @@ def read_history(path: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     experiment = cli.load_experiment(__doc__, argv)
-    results, model_dir = cli.results_dir(experiment.name), cli.model_dir(experiment.name)
-    data = processed.load(cli.processed_dir(experiment.dataset))
+    results, model_dir = paths.results_dir(experiment.name), paths.model_dir(experiment.name)
+    data = processed.load(paths.processed_dir(experiment.dataset))
     model = persistence.load(model_dir)
     previous_run = storage.read_json(results / "run.json").get("run_id")
 

@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from pipeline.core import paths
 from pipeline.models import params_check
 from pipeline.workflow import fingerprints
 from stages import cli
@@ -24,7 +25,7 @@ BUILT_FILE = "keras-models-built.txt"  # which Keras models of the params built,
 def built_record() -> Path:
     """Where the Keras models that built are remembered: in the workspace DVC names (DVC_ROOT), so the
     copies queued and `--temp` experiments run in, which have no checkpoints/, share it."""
-    return Path(os.environ.get("DVC_ROOT", ".")) / cli.CHECKPOINTS_DIR / BUILT_FILE
+    return Path(os.environ.get("DVC_ROOT", ".")) / paths.CHECKPOINTS_DIR / BUILT_FILE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     texts = fingerprints.texts(args.stages)
     params_check.check(args.params, built_record(), texts.get("train-keras", ""))
-    names = fingerprints.save(cli.FINGERPRINTS_DIR, texts)
-    log.info("params valid; wrote %s", ", ".join(f"{cli.FINGERPRINTS_DIR}/{name}.txt" for name in names))
+    names = fingerprints.save(paths.FINGERPRINTS_DIR, texts)
+    log.info("params valid; wrote %s", ", ".join(f"{paths.FINGERPRINTS_DIR}/{name}.txt" for name in names))
 
 
 if __name__ == "__main__":

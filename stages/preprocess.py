@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline import config
-from pipeline.core import storage
+from pipeline.core import paths, storage
 from pipeline.datasets import processed
 from pipeline.datasets.preprocess import preprocess
 from stages import cli
@@ -19,8 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = config.load(args.params)
     cfg = config.dataset(params, args.dataset)
-    data = preprocess(args.dataset, cfg, args.raw or cli.raw_dir(args.dataset), params.seed)
-    with storage.atomic_dir(args.out or cli.processed_dir(args.dataset)) as staging:
+    data = preprocess(args.dataset, cfg, args.raw or paths.raw_dir(args.dataset), params.seed)
+    with storage.atomic_dir(args.out or paths.processed_dir(args.dataset)) as staging:
         processed.save(staging, data)
 
 

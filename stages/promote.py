@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 
 from pipeline import config
-from pipeline.core import metrics, storage
+from pipeline.core import metrics, paths, storage
 from pipeline.core.errors import PipelineError
 from pipeline.decisions import promotion
 from pipeline.tracking import registry
@@ -28,13 +28,13 @@ def candidates(params: config.Params) -> dict[str, dict[str, dict]]:
     """dataset -> experiment -> {"metrics", "train", "run"}: what train and evaluate recorded."""
     found: dict[str, dict[str, dict]] = defaultdict(dict)
     for name in params.experiments:
-        trained = cli.read_result(name, cli.TRAIN_SUMMARY)
+        trained = cli.read_result(name, paths.TRAIN_SUMMARY)
         if trained["family"] == "face_completion":
             continue
         found[trained["dataset"]][name] = {
-            "metrics": cli.read_result(name, cli.METRICS),
+            "metrics": cli.read_result(name, paths.METRICS),
             "train": trained,
-            "run": cli.read_result(name, cli.RUN_RECORD),
+            "run": cli.read_result(name, paths.RUN_RECORD),
         }
     return found
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise
             log.warning("%s: not promoted, the registry is unavailable: %s", dataset, err)
             decisions[dataset] = {"promoted": False, "reason": f"registry unavailable: {err}"}
-    storage.write_json(cli.PROMOTION, decisions)
+    storage.write_json(paths.PROMOTION, decisions)
 
 
 if __name__ == "__main__":

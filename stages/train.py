@@ -11,7 +11,7 @@ import csv
 import io
 
 from pipeline import config
-from pipeline.core import storage
+from pipeline.core import paths, storage
 from pipeline.datasets import processed
 from pipeline.models import building, families, persistence, training
 from pipeline.tracking import runs
@@ -31,17 +31,17 @@ def history_csv(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     experiment = cli.load_experiment(__doc__, argv)
-    data_dir = cli.processed_dir(experiment.dataset)
+    data_dir = paths.processed_dir(experiment.dataset)
     schema, _ = processed.load_schema(data_dir)
     building.check_compatible(experiment.model, schema, name=experiment.model_name)  # before any heavy work
     data = processed.load(data_dir)
     data_hash = processed.data_hash(data_dir)
-    results = cli.results_dir(experiment.name)
+    results = paths.results_dir(experiment.name)
 
     with runs.run(experiment, stage=f"train@{experiment.name}") as run:
-        backup = training.backup_dir_for(cli.CHECKPOINTS_DIR, experiment, data_hash)
+        backup = training.backup_dir_for(paths.CHECKPOINTS_DIR, experiment, data_hash)
         result = training.fit(experiment, data, backup_dir=backup)
-        persistence.save(result.model, cli.model_dir(experiment.name), result.hyperparameters)
+        persistence.save(result.model, paths.model_dir(experiment.name), result.hyperparameters)
         summary = {
             "experiment": experiment.name,
             "dataset": experiment.dataset,
@@ -70,7 +70,7 @@ def log_training(
     data: processed.ProcessedData,
 ) -> None:
     """What a training run logs (also `stages.backfill`, from the outputs): `summary` is train.json."""
-    data_dir = cli.processed_dir(experiment.dataset)
+    data_dir = paths.processed_dir(experiment.dataset)
     dataset_params = {"name": experiment.dataset, **experiment.dataset_config.model_dump(mode="json")}
     run.log_params({"experiment": experiment.name, "dataset": dataset_params, **hyperparameters})
     device = summary["device"]

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.core import storage
-from stages import cli
+from pipeline.core import paths, storage
 from stages import promote as promote_stage
 from stages import report as report_stage
 from tests.conftest import ROOT, make_project, run, shrink_params
@@ -36,7 +35,7 @@ def edit_params(params: dict, ranked_by: str = "macro_f1") -> None:
 def write_results(project: Path) -> None:
     """What `train` and `evaluate` write for each experiment (untracked: no MLflow run)."""
     for name, spec in EXPERIMENTS.items():
-        results = project / cli.results_dir(name)
+        results = project / paths.results_dir(name)
         trained = {**spec, "family": "sklearn", "task": "classification", "fit_seconds": 1.0}
         storage.write_json(results / "train.json", trained)
         storage.write_json(results / "metrics.json", {"test": TEST_METRICS[name]})
@@ -45,7 +44,7 @@ def write_results(project: Path) -> None:
 
 def leaderboard_first(project: Path) -> str:
     """The experiment in rank 1 of the leaderboard's (only) table."""
-    text = (project / cli.REPORTS_DIR / "leaderboard.md").read_text()
+    text = (project / paths.REPORTS_DIR / "leaderboard.md").read_text()
     return re.search(r"^\| 1 \| ([^|]+) \|", text, flags=re.MULTILINE).group(1).strip()
 
 
@@ -58,10 +57,10 @@ def test_the_leaderboards_first_is_the_experiment_promote_picks(tmp_path, monkey
     monkeypatch.setenv("PIPELINE_PROMOTE_DRY_RUN", "1")
     report_stage.main([])
     promote_stage.main([])
-    picked = storage.read_json(cli.REPORTS_DIR / "promotion.json")["digits"]
+    picked = storage.read_json(paths.REPORTS_DIR / "promotion.json")["digits"]
     assert (picked["experiment"], picked["metric"]) == ("digits-logreg", "macro_f1")
     assert leaderboard_first(tmp_path) == "digits-logreg"
-    text = (tmp_path / cli.REPORTS_DIR / "leaderboard.md").read_text()
+    text = (tmp_path / paths.REPORTS_DIR / "leaderboard.md").read_text()
     assert "ranked by test macro F1 (higher is better)" in text
 
 

@@ -1,7 +1,7 @@
 """Where stages read and write, relative to the folder `dvc repro` runs them in (dvc.yaml's).
 
 dvc.yaml spells the same paths as its stages' outputs; tests/test_dag.py checks that both agree.
-Stages reach these through stages/cli.py; the retrain driver and the benchmarks read them here.
+The stages, the retrain driver and the benchmarks all read them here.
 """
 
 from __future__ import annotations

@@ -46,10 +46,6 @@ class Check:
     verdict: str
 
     @property
-    def higher_is_better(self) -> bool:
-        return metrics.spec(self.metric).higher_is_better
-
-    @property
     def change(self) -> float | None:
         if self.baseline is None or self.current is None:
             return None
@@ -152,7 +148,7 @@ def render(result: Result) -> str:
         [
             check.experiment,
             check.metric,
-            "higher" if check.higher_is_better else "lower",
+            metrics.spec(check.metric).direction,
             _format(check.baseline),
             _format(check.current),
             _format(check.change, signed=True),

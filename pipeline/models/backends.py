@@ -23,10 +23,14 @@ class Backend:
     """`model_class`: (module, class) every model of the backend is an instance of."""
 
     name: BackendName
-    flavor: str  # the MLflow flavor that logs its models
     model_file: str  # its saved model, in the model directory
     model_class: tuple[str, str]
     fitted: Callable[[], ModuleType]
+
+    @property
+    def flavor(self) -> str:
+        """The MLflow flavor that logs its models: MLflow names them as the backends are named."""
+        return self.name
 
     def owns(self, model: Any) -> bool:
         """Whether `model` is one of this backend's, without importing the library: its models exist
@@ -49,10 +53,8 @@ def _sklearn_fitted() -> ModuleType:
 
 
 BACKENDS: dict[str, Backend] = {
-    "keras": Backend("keras", "keras", "model.keras", ("keras", "Model"), _keras_fitted),
-    "sklearn": Backend(
-        "sklearn", "sklearn", "model.skops", ("sklearn.base", "BaseEstimator"), _sklearn_fitted
-    ),
+    "keras": Backend("keras", "model.keras", ("keras", "Model"), _keras_fitted),
+    "sklearn": Backend("sklearn", "model.skops", ("sklearn.base", "BaseEstimator"), _sklearn_fitted),
 }
 
 

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline import config
-from pipeline.core import storage
+from pipeline.core import paths, storage
 from pipeline.models import training
-from stages import cli
 from tests.conftest import make_project, run, subprocess_env
 from tests.reliability.faults import EPOCHS, ROOT, kill_group, popen, shrink_to_iris_dnn, wait_for
 
@@ -95,9 +94,14 @@ def _temp_outside_directory(node: ast.AST) -> bool:
 def test_checkpoint_and_temp_paths_stay_inside_the_stage_directory(tmp_path: Path) -> None:
     """What makes two `dvc exp` workers independent: every mutable path is relative to the copy."""
     experiment = config.experiment(config.load(ROOT / "params.yaml"), "iris-dnn")
-    backup = training.backup_dir_for(cli.CHECKPOINTS_DIR, experiment, "0" * 64)
+    backup = training.backup_dir_for(paths.CHECKPOINTS_DIR, experiment, "0" * 64)
     assert not backup.is_absolute() and backup.parts[:2] == ("checkpoints", "iris-dnn")
-    for directory in (cli.raw_dir("x"), cli.processed_dir("x"), cli.model_dir("x"), cli.results_dir("x")):
+    for directory in (
+        paths.raw_dir("x"),
+        paths.processed_dir("x"),
+        paths.model_dir("x"),
+        paths.results_dir("x"),
+    ):
         assert not directory.is_absolute()
     with contextlib.chdir(tmp_path):
         with storage.atomic_path(Path("out") / "file.json") as tmp:

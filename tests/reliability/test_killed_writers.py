@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.core import storage
+from pipeline.core import paths, storage
 from pipeline.datasets import processed
-from stages import cli
 from stages import preprocess as preprocess_stage
 from tests.conftest import in_process, subprocess_env
 from tests.reliability.faults import PARAMS, ROOT, kill_group, popen, tree_digest, wait_for, write_params
@@ -199,7 +198,7 @@ HALF_WRITING_STAGE = textwrap.dedent(
 
 
 def test_preprocess_killed_mid_write_keeps_its_previous_output(processed_project: Path) -> None:
-    out = processed_project / cli.processed_dir("iris")
+    out = processed_project / paths.processed_dir("iris")
     before = tree_digest(out.parent)
     stage = popen([sys.executable, "-c", HALF_WRITING_STAGE, "iris"], processed_project)
     wait_for(lambda: "HALF-WRITTEN" in (stage.stdout.readline() or "EOF"), stage, 60, "the half-written file")

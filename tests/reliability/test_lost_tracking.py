@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 
 from pipeline import config
-from pipeline.core import storage
+from pipeline.core import paths, storage
 from pipeline.core.errors import PipelineError
 from pipeline.tracking import runs
-from stages import cli
 from stages import evaluate as evaluate_stage
 from stages import train as train_stage
 from tests.conftest import free_port, in_process, run, subprocess_env
@@ -104,7 +103,7 @@ def test_tracking_server_dying_mid_run_costs_no_output(
     params["mlflow"].update(timeout_seconds=2, experiment_prefix="reliability-")
     params_file = write_params(tmp_path / "params.yaml", params)
     argv = ["iris-logreg", "--params", str(params_file)]
-    results = processed_project / cli.results_dir("iris-logreg")
+    results = processed_project / paths.results_dir("iris-logreg")
 
     with contextlib.chdir(processed_project):
         assert in_process(train_stage.main, argv) == (0, [])

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import config
+from pipeline.core import paths
 from pipeline.datasets import sources
-from stages import cli
 from stages import download as download_stage
 from stages import evaluate as evaluate_stage
 from stages import preprocess as preprocess_stage
@@ -152,7 +152,7 @@ def raw_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working directory holding iris' raw data, as after `dvc repro download@iris`."""
     root = tmp_path_factory.mktemp("raw-project")
     params = config.load(ROOT / "params.yaml")
-    sources.fetch_raw("iris", params.datasets["iris"], root / cli.raw_dir("iris"))
+    sources.fetch_raw("iris", params.datasets["iris"], root / paths.raw_dir("iris"))
     return root
 
 
