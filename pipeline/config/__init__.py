@@ -22,17 +22,25 @@ from pipeline.config.base import (
     Units,
 )
 from pipeline.config.datasets import (
+    LIVE_SOURCES,
     CifarSource,
     CsvSource,
     DatasetConfig,
+    FolderSource,
+    HttpSource,
     IdxSource,
     ImageFolderSource,
     KerasNpzSource,
     Mirrored,
+    Refresh,
     RemoteFile,
     SklearnSource,
     Split,
+    SqlSource,
     StatsmodelsSource,
+    TableFields,
+    TableFormat,
+    TableSplit,
     TextEncoding,
     TextSource,
 )
@@ -80,6 +88,14 @@ from pipeline.config.training import (
 )
 
 __all__ = [
+    "TableSplit",
+    "TableFormat",
+    "TableFields",
+    "SqlSource",
+    "Refresh",
+    "HttpSource",
+    "FolderSource",
+    "LIVE_SOURCES",
     "ACTIVATIONS",
     "Backend",
     "CifarSource",

@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 from ruamel.yaml import YAML, YAMLError
 
 from pipeline.config.base import Backend, Name, Section
-from pipeline.config.datasets import DatasetConfig
+from pipeline.config.datasets import DatasetConfig, Refresh
 from pipeline.config.decisions import Gate, Promote
 from pipeline.config.models import ModelConfig, Models
 from pipeline.config.tracking import Mlflow
@@ -29,6 +29,7 @@ class ExperimentSpec(Section):
 class Params(Section):
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 42  # NumPy's seed range
     datasets: dict[Name, DatasetConfig]
+    refresh: Refresh = Refresh()
     models: Models = Models()
     experiments: dict[Name, ExperimentSpec] = {}
     train: TrainSettings = TrainSettings()

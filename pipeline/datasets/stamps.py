@@ -3,22 +3,33 @@
 A data set read from local files (a `csv` path, a `text` path, an `imagefolder` without `archive`) gets a
 symbolic link to them: DVC hashes the files through it (its state cache makes an unchanged file cost a
 `stat`), so `dvc status` names `download@<dataset>` after an edit and `dvc repro` re-runs that chain only.
-Links into the project are relative, so a moved or cloned project keeps them. Every other data set gets
-a small JSON stamp, byte-identical until its source kind changes (bundled sets, and remote files whose
-pinned digests params.yaml already tracks).
+Links into the project are relative, so a moved or cloned project keeps them. A live source (http,
+sql, folder) gets its check token as JSON, byte-identical while the source is unchanged; the checks run
+concurrently. When a live source cannot be asked (or PIPELINE_OFFLINE=1), the token of its last snapshot
+(`data/raw/<dataset>/snapshot.json`) stands in, so nothing re-runs. Every other data set gets a small
+JSON stamp, byte-identical until its source kind changes (bundled sets, and remote files whose pinned
+digests params.yaml already tracks).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pipeline.config import DatasetConfig
-from pipeline.core import storage
+from pipeline.config import LIVE_SOURCES, DatasetConfig
+from pipeline.core import paths, storage
 from pipeline.core.errors import PipelineError
+from pipeline.datasets import snapshot, sources
+
+log = logging.getLogger(__name__)
+
+OFFLINE_ENV = "PIPELINE_OFFLINE"
+MAX_CONCURRENT_CHECKS = 8
 
 
 def local_path(cfg: DatasetConfig) -> Path | None:
@@ -40,15 +51,47 @@ def _link_target(path: Path, out_dir: Path) -> str:
     return os.path.relpath(target, os.path.abspath(out_dir)) if inside else target
 
 
-def write(out_dir: Path, datasets: Mapping[str, DatasetConfig]) -> None:
-    """One entry per data set in `out_dir`: a link to its local files, else a JSON stamp."""
+def stamp_text(cfg: DatasetConfig, token: dict | None = None) -> str:
+    """The JSON written to sources/<dataset>: the kind, and a live source's check token."""
+    stamp = {"source": cfg.source} if token is None else {"source": cfg.source, "check": token}
+    return json.dumps(stamp, sort_keys=True) + "\n"
+
+
+def _recorded(name: str, reason: str, fix: str) -> dict:
+    """The check token of data set `name`'s last snapshot, standing in for a source that was not asked."""
+    path = paths.raw_dir(name) / snapshot.FILE_NAME
+    token = snapshot.recorded_check(path.parent)
+    if token is None:
+        raise PipelineError(f"{reason}, and it has no snapshot yet ({path}): {fix}, or fetch it with `dvc pull`")
+    log.warning("%s: keeping the snapshot in %s", reason, path)
+    return token
+
+
+def check_token(name: str, cfg: DatasetConfig, timeout: float) -> dict:
+    """The check token of live data set `name`: asked of the source, else that of its last snapshot."""
+    if os.environ.get(OFFLINE_ENV) == "1":
+        return _recorded(name, f"{OFFLINE_ENV}=1: dataset {name!r} was not checked", f"unset {OFFLINE_ENV}")
+    try:
+        return sources.kind(cfg).check(name, cfg, timeout)
+    except sources.SourceUnreachable as err:
+        return _recorded(name, str(err), "make the source reachable")
+
+
+def write(out_dir: Path, datasets: Mapping[str, DatasetConfig], timeout: float = 10.0) -> None:
+    """One entry per data set in `out_dir`: a live source's check token, a link to local files, else a
+    JSON stamp. Live sources are checked concurrently, each giving up after `timeout` seconds."""
+    live = {name: cfg for name, cfg in datasets.items() if cfg.source in LIVE_SOURCES}
+    with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_CHECKS, len(live) or 1)) as pool:
+        tokens = dict(zip(live, pool.map(lambda item: check_token(*item, timeout), live.items()), strict=True))
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, cfg in datasets.items():
         entry = out_dir / name
         entry.unlink(missing_ok=True)
         path = local_path(cfg)
-        if path is None:
-            storage.write_text(entry, json.dumps({"source": cfg.source}) + "\n")
+        if name in tokens:
+            storage.write_text(entry, stamp_text(cfg, tokens[name]))
+        elif path is None:
+            storage.write_text(entry, stamp_text(cfg))
         elif path.exists():
             entry.symlink_to(_link_target(path, out_dir))
         else:
