@@ -18,7 +18,9 @@ from stages import cli
 
 def main(argv: list[str] | None = None) -> None:
     parser = cli.parser(__doc__)
-    parser.add_argument("--out", type=Path, default=paths.SOURCES_DIR, help="output directory (default: sources)")
+    parser.add_argument(
+        "--out", type=Path, default=paths.SOURCES_DIR, help="output directory (default: sources)"
+    )
     args = parser.parse_args(argv)
     params = config.load(args.params)
     stamps.write(args.out, params.datasets, params.refresh.timeout_seconds)

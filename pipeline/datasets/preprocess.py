@@ -4,9 +4,9 @@ Classification splits are stratified; a table with a `time` column is split chro
 is the newest data: the `test_size` share of the rows, or `split.test_window`, a number of rows or a
 span such as "365D"; val the rows just before it); time series are split chronologically into
 one-step-ahead windows (of the target and any feature columns); a table's string columns are
-one-hot or ordinal encoded; text becomes token ids (pipeline.datasets.text_splits). Scaling statistics, categories and
-vocabularies come from the training split alone (no leakage into val / test) and are recorded in
-the schema.
+one-hot or ordinal encoded; text becomes token ids (pipeline.datasets.text_splits). Scaling
+statistics, categories and vocabularies come from the training split alone (no leakage into val /
+test) and are recorded in the schema.
 """
 
 from __future__ import annotations

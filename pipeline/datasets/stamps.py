@@ -62,7 +62,7 @@ def _recorded(name: str, reason: str, fix: str) -> dict:
     path = paths.raw_dir(name) / snapshot.FILE_NAME
     token = snapshot.recorded_check(path.parent)
     if token is None:
-        raise PipelineError(f"{reason}, and it has no snapshot yet ({path}): {fix}, or fetch it with `dvc pull`")
+        raise PipelineError(f"{reason}, and it has no snapshot yet ({path}): {fix}, or `dvc pull` it")
     log.warning("%s: keeping the snapshot in %s", reason, path)
     return token
 
@@ -82,7 +82,8 @@ def write(out_dir: Path, datasets: Mapping[str, DatasetConfig], timeout: float =
     JSON stamp. Live sources are checked concurrently, each giving up after `timeout` seconds."""
     live = {name: cfg for name, cfg in datasets.items() if cfg.source in LIVE_SOURCES}
     with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_CHECKS, len(live) or 1)) as pool:
-        tokens = dict(zip(live, pool.map(lambda item: check_token(*item, timeout), live.items()), strict=True))
+        checked = pool.map(lambda item: check_token(*item, timeout), live.items())
+        tokens = dict(zip(live, checked, strict=True))
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, cfg in datasets.items():
         entry = out_dir / name

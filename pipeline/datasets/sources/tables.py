@@ -26,7 +26,9 @@ def data_file(raw_dir: Path) -> Path:
     for name in DATA_FILES.values():
         if (Path(raw_dir) / name).exists():
             return Path(raw_dir) / name
-    raise PipelineError(f"{raw_dir} holds no data.csv or data.parquet: run `dvc repro download@{Path(raw_dir).name}`")
+    raise PipelineError(
+        f"{raw_dir} holds no data.csv or data.parquet: run `dvc repro download@{Path(raw_dir).name}`"
+    )
 
 
 def read_file(path: Path):
@@ -121,7 +123,8 @@ def _split_columns(name: str, frame) -> tuple[list[str], dict[str, np.ndarray]]:
 
 def _dates_error(name: str, column: str) -> PipelineError:
     return PipelineError(
-        f"dataset {name!r}: column {column!r} holds dates; name it as `time` (to order rows) or list it in `drop`"
+        f"dataset {name!r}: column {column!r} holds dates; name it as `time` (to order rows) "
+        "or list it in `drop`"
     )
 
 
