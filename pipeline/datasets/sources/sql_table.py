@@ -49,11 +49,18 @@ def _engine(name: str, url: str, timeout: float):
     in_file = backend == "sqlite" and parsed.database not in (None, "", ":memory:")
     if in_file and not Path(parsed.database).is_file():
         raise SourceUnreachable(f"dataset {name!r}: SQLite database {parsed.database} does not exist")
+    if parsed.drivername == "postgresql":  # the driver the project installs (SQLAlchemy's default varies)
+        parsed = parsed.set(drivername="postgresql+psycopg2")
     connect_args = {
         "postgresql": {"connect_timeout": max(1, round(timeout))},
         "sqlite": {"timeout": timeout},
     }.get(backend, {})
-    return sqlalchemy.create_engine(url, connect_args=connect_args, poolclass=NullPool)
+    try:
+        return sqlalchemy.create_engine(parsed, connect_args=connect_args, poolclass=NullPool)
+    except ModuleNotFoundError as err:
+        raise PipelineError(
+            f"dataset {name!r}: the database driver of {mask_uri(url)} is not installed ({err.name})"
+        ) from None
 
 
 def _token(connection, cfg: SqlSource) -> dict:

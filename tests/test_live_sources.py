@@ -1,0 +1,292 @@
+"""Live table sources (http, sql, folder): check tokens, snapshots, the offline fallback, config errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline import config
+from pipeline.core import storage
+from pipeline.core.errors import PipelineError
+from pipeline.datasets import snapshot, sources, stamps
+from pipeline.datasets.sources import SourceUnreachable
+
+ROWS = "day,x,label\n2024-01-01,1.0,a\n2024-01-02,2.0,b\n2024-01-03,3.0,a\n"
+MORE = "2024-01-04,4.0,b\n"
+TABLE = {"target": "label", "time": "day"}
+
+
+def http_cfg(url: str) -> config.HttpSource:
+    return config.HttpSource(source="http", url=url, **TABLE)
+
+
+def check(name: str, cfg) -> dict:
+    return sources.kind(cfg).check(name, cfg, 5.0)
+
+
+@pytest.fixture
+def served_csv(http_server):
+    base, served, server = http_server
+    (served / "data.csv").write_text(ROWS)
+    return http_cfg(f"{base}/data.csv"), served / "data.csv", server
+
+
+def test_http_etag_is_the_token_and_needs_no_download(served_csv):
+    cfg, path, server = served_csv
+    server.etags = True
+    first = check("live", cfg)
+    assert set(first) == {"etag"} and check("live", cfg) == first
+    assert server.hits == []  # HEAD only: the file itself was not fetched
+    path.write_text(ROWS + MORE)
+    assert check("live", cfg) != first
+
+
+def test_http_last_modified_when_there_is_no_etag(served_csv):
+    cfg, path, _ = served_csv
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    first = check("live", cfg)
+    assert set(first) == {"last_modified"} and check("live", cfg) == first
+    path.write_text(ROWS + MORE)
+    os.utime(path, (1_700_000_100, 1_700_000_100))
+    assert check("live", cfg) != first
+
+
+def test_http_content_hash_when_the_server_gives_neither(served_csv):
+    cfg, path, server = served_csv
+    server.omit_headers = {"last-modified"}
+    first = check("live", cfg)
+    assert first == {"sha256": storage.sha256_file(path)}
+    path.write_text(ROWS + MORE)
+    assert check("live", cfg) == {"sha256": storage.sha256_file(path)} != first
+
+
+def test_http_fetch_writes_a_snapshot_that_agrees_with_the_check(served_csv, tmp_path):
+    cfg, path, server = served_csv
+    server.etags = True
+    out = tmp_path / "raw" / "live"
+    sources.fetch_raw("live", cfg, out)
+    record = storage.read_json(out / "snapshot.json")
+    assert record["check"] == check("live", cfg)
+    assert record["dataset"] == "live" and record["source"] == {"kind": "http", "url": cfg.url}
+    assert record["rows"] == 3 and record["columns"] == ["day", "x", "label"]
+    assert record["time_range"] == ["2024-01-01T00:00:00", "2024-01-03T00:00:00"]
+    assert record["sha256"] == storage.sha256_file(out / "data.csv") == storage.sha256_file(path)
+    assert record["fetched_at"].endswith("+00:00")
+    raw = sources.read_raw("live", cfg, out)
+    assert raw.class_names == ("a", "b") and len(raw.times) == 3
+
+
+def test_http_parquet_by_suffix(http_server, tmp_path):
+    import pandas as pd
+
+    base, served, _ = http_server
+    pd.DataFrame({"day": [1, 2, 3, 4], "x": [0.1, 0.2, 0.3, 0.4], "label": list("abab")}).to_parquet(
+        served / "t.parquet"
+    )
+    cfg = http_cfg(f"{base}/t.parquet")
+    sources.fetch_raw("p", cfg, tmp_path / "p")
+    assert (tmp_path / "p" / "data.parquet").exists()
+    assert storage.read_json(tmp_path / "p" / "snapshot.json")["time_range"] == [1, 4]
+
+
+def test_http_that_does_not_answer_is_unreachable():
+    with pytest.raises(SourceUnreachable, match="dataset 'live'.*127.0.0.1:9"):
+        check("live", http_cfg("http://127.0.0.1:9/data.csv"))
+
+
+def sqlite_db(path: Path, rows: list[tuple]) -> str:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS m (day TEXT, x REAL, label TEXT)")
+        db.executemany("INSERT INTO m VALUES (?, ?, ?)", rows)
+    return f"sqlite:///{path}"
+
+
+SQL_ROWS = [("2024-01-01", 1.0, "a"), ("2024-01-02", 2.0, "b"), ("2024-01-03", 3.0, "a")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "keys"),
+    [
+        (TABLE, {"rows", "latest"}),
+        ({"target": "label"}, {"rows", "sha256"}),
+        ({**TABLE, "check_query": "SELECT COUNT(*) FROM m"}, {"check"}),
+    ],
+    ids=["count-and-latest-time", "hash-of-result", "check-query"],
+)
+def test_sql_token_changes_when_rows_are_appended(tmp_path, fields, keys):
+    url = sqlite_db(tmp_path / "db.sqlite", SQL_ROWS)
+    cfg = config.SqlSource(source="sql", url=url, query="SELECT * FROM m;", **fields)
+    first = check("db", cfg)
+    assert set(first) == keys and check("db", cfg) == first
+    sqlite_db(tmp_path / "db.sqlite", [("2024-01-04", 4.0, "b")])
+    assert check("db", cfg) != first
+
+
+def test_sql_fetch_reads_the_query_and_records_its_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIVE_DB_URL", sqlite_db(tmp_path / "db.sqlite", SQL_ROWS))
+    cfg = config.SqlSource(source="sql", url_env="LIVE_DB_URL", query="SELECT * FROM m WHERE x > 1", **TABLE)
+    sources.fetch_raw("db", cfg, tmp_path / "raw")
+    record = storage.read_json(tmp_path / "raw" / "snapshot.json")
+    assert record["rows"] == 2 and record["check"] == {"rows": 2, "latest": "2024-01-03"}
+    assert record["time_range"] == ["2024-01-02T00:00:00", "2024-01-03T00:00:00"]
+    assert record["source"]["query"] == cfg.query
+
+
+def test_sql_errors_name_the_data_set_and_mask_the_password(monkeypatch):
+    monkeypatch.setenv("LIVE_DB_URL", "postgresql://trainer:s3cret@127.0.0.1:9/live")
+    cfg = config.SqlSource(source="sql", url_env="LIVE_DB_URL", query="SELECT 1", target="y")
+    with pytest.raises(SourceUnreachable) as caught:
+        check("db", cfg)
+    assert "dataset 'db'" in str(caught.value) and "trainer:***@127.0.0.1" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_sql_missing_environment_variable_and_missing_sqlite_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("LIVE_DB_URL", raising=False)
+    cfg = config.SqlSource(source="sql", url_env="LIVE_DB_URL", query="SELECT 1", target="y")
+    with pytest.raises(PipelineError, match="url_env: environment variable LIVE_DB_URL is not set"):
+        check("db", cfg)
+    cfg = config.SqlSource(source="sql", url=f"sqlite:///{tmp_path}/none.db", query="SELECT 1", target="y")
+    with pytest.raises(SourceUnreachable, match="does not exist"):
+        check("db", cfg)
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_folder_token_changes_when_a_partition_arrives(tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "2024-01.csv").write_text(ROWS)
+    (folder / "notes.txt").write_text("not a partition")
+    cfg = config.FolderSource(source="folder", path=str(folder), **TABLE)
+    first = check("f", cfg)
+    assert [name for name, _, _ in first["files"]] == ["2024-01.csv"] and check("f", cfg) == first
+    (folder / "2024-02.csv").write_text("day,x,label\n" + MORE)
+    assert [name for name, _, _ in check("f", cfg)["files"]] == ["2024-01.csv", "2024-02.csv"]
+    sources.fetch_raw("f", cfg, tmp_path / "raw")
+    record = storage.read_json(tmp_path / "raw" / "snapshot.json")
+    assert record["rows"] == 4 and record["check"] == check("f", cfg)
+    assert (tmp_path / "raw" / "data.csv").read_text().splitlines()[-1] == MORE.strip()
+
+
+def test_folder_partitions_must_share_columns(tmp_path):
+    (tmp_path / "a.csv").write_text(ROWS)
+    (tmp_path / "b.csv").write_text("day,y,label\n" + MORE)
+    cfg = config.FolderSource(source="folder", path=str(tmp_path), **TABLE)
+    with pytest.raises(PipelineError, match="b.csv has columns day, y, label.*same columns"):
+        sources.fetch_raw("f", cfg, tmp_path / "raw")
+
+
+@pytest.fixture
+def folder_project(tmp_path, monkeypatch):
+    """A working directory with a folder source and its first snapshot in data/raw/f."""
+    monkeypatch.chdir(tmp_path)
+    Path("incoming").mkdir()
+    Path("incoming/1.csv").write_text(ROWS)
+    cfg = config.FolderSource(source="folder", path="incoming", **TABLE)
+    sources.fetch_raw("f", cfg, Path("data/raw/f"))
+    return cfg
+
+
+def test_sources_stage_writes_the_token_and_is_byte_identical_while_unchanged(folder_project):
+    stamps.write(Path("sources"), {"f": folder_project})
+    written = Path("sources/f").read_text()
+    assert json.loads(written) == {"source": "folder", "check": snapshot.recorded_check(Path("data/raw/f"))}
+    stamps.write(Path("sources"), {"f": folder_project})
+    assert Path("sources/f").read_text() == written
+    Path("incoming/2.csv").write_text("day,x,label\n" + MORE)
+    stamps.write(Path("sources"), {"f": folder_project})
+    assert Path("sources/f").read_text() != written
+
+
+def test_offline_or_unreachable_keeps_the_snapshot_token(folder_project, monkeypatch, caplog):
+    stamps.write(Path("sources"), {"f": folder_project})
+    online = Path("sources/f").read_text()
+    Path("incoming/2.csv").write_text("day,x,label\n" + MORE)  # new data that must not be seen
+    monkeypatch.setenv("PIPELINE_OFFLINE", "1")
+    with caplog.at_level(logging.WARNING):
+        stamps.write(Path("sources"), {"f": folder_project})
+    assert Path("sources/f").read_text() == online and "PIPELINE_OFFLINE=1" in caplog.text
+    monkeypatch.delenv("PIPELINE_OFFLINE")
+    for partition in Path("incoming").iterdir():
+        partition.unlink()
+    Path("incoming").rmdir()
+    stamps.write(Path("sources"), {"f": folder_project})
+    assert Path("sources/f").read_text() == online and "does not exist" in caplog.text
+
+
+def test_no_snapshot_and_no_source_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PIPELINE_OFFLINE", "1")
+    cfg = config.FolderSource(source="folder", path="incoming", **TABLE)
+    with pytest.raises(
+        PipelineError, match=r"dataset 'f' was not checked.*no snapshot yet.*unset PIPELINE_OFFLINE"
+    ):
+        stamps.write(Path("sources"), {"f": cfg})
+
+
+def test_several_live_sources_are_checked_concurrently(tmp_path, monkeypatch):
+    slow = 0.5
+
+    def slow_check(name, cfg, timeout):
+        time.sleep(slow)
+        return {"name": name}
+
+    monkeypatch.setattr(
+        sources.kind(config.FolderSource(source="folder", path=".", target="y")), "check", slow_check
+    )
+    datasets = {f"f{i}": config.FolderSource(source="folder", path=".", target="y") for i in range(4)}
+    started = time.perf_counter()
+    stamps.write(tmp_path / "sources", datasets)
+    assert time.perf_counter() - started < 2 * slow
+    assert json.loads((tmp_path / "sources" / "f3").read_text())["check"] == {"name": "f3"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"source": "sql", "url": "postgresql://u:pw@db/live", "query": "SELECT 1"}, "url_env"),
+        (
+            {"source": "sql", "url": "sqlite:///a.db", "url_env": "X", "query": "SELECT 1"},
+            "exactly one of url",
+        ),
+        ({"source": "sql", "query": "SELECT 1"}, "exactly one of url"),
+        ({"source": "http", "url": "ftp://host/data.csv"}, "must be an http"),
+        ({"source": "http", "url": "http://host/data.csv", "sha256": "0" * 64}, "sha256"),
+        ({"source": "folder", "path": "in", "split": {"test_window": "365D"}}, "test_window needs a `time`"),
+        ({"source": "folder", "path": "in", "time": "t", "split": {"test_window": "a year"}}, "test_window"),
+        ({"source": "folder", "path": "in", "colour": "red"}, "colour"),
+    ],
+    ids=[
+        "password-in-url",
+        "url-and-url_env",
+        "no-url",
+        "not-http",
+        "no-pin-for-http",
+        "window-without-time",
+        "bad-window",
+        "unknown-key",
+    ],
+)
+def test_config_errors_are_clear(fields, message):
+    raw = {"datasets": {"live": {"target": "y", **fields}}}
+    with pytest.raises(PipelineError, match=message):
+        config.validate(raw, "params.yaml")
+
+
+def test_refresh_section_defaults_and_every_params_file_has_it():
+    assert config.Params(datasets={}).refresh == config.Refresh(every_run=False, timeout_seconds=10.0)
+    root = Path(__file__).parents[1]
+    for params in [
+        "params.yaml",
+        "fashion/params.yaml",
+        "mnist/params.yaml",
+        "cifar/params.yaml",
+        "text/params.yaml",
+    ]:
+        assert config.load(root / params).refresh.every_run is False, params
