@@ -9,6 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline import config
@@ -16,6 +17,8 @@ from pipeline.core import storage
 from pipeline.core.errors import PipelineError
 from pipeline.datasets import snapshot, sources, stamps
 from pipeline.datasets.sources import SourceUnreachable
+from pipeline.workflow.dvc_log import executed_stages
+from tests.conftest import make_project, run, shrink_params
 
 ROWS = "day,x,label\n2024-01-01,1.0,a\n2024-01-02,2.0,b\n2024-01-03,3.0,a\n"
 MORE = "2024-01-04,4.0,b\n"
@@ -290,3 +293,38 @@ def test_refresh_section_defaults_and_every_params_file_has_it():
         "text/params.yaml",
     ]:
         assert config.load(root / params).refresh.every_run is False, params
+
+
+def partition(month: int, rows: int = 40) -> str:
+    """A month of daily rows whose label follows `x`: enough for a logistic regression to learn."""
+    rng = np.random.default_rng(month)
+    x = rng.normal(size=rows)
+    lines = [
+        f"2024-{month:02d}-{d % 28 + 1:02d}T{d // 28:02d}:00,{v:.4f},{'ab'[int(v > 0)]}" for d, v in enumerate(x)
+    ]
+    return "day,x,label\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.e2e
+def test_a_growing_folder_retrains_only_when_a_partition_arrives(tmp_path):
+    def folder_source(params: dict) -> None:
+        shrink_params(params, {"parts-logreg": {"dataset": "parts", "backend": "sklearn", "model": "logreg"}})
+        params["datasets"] = {"parts": {"source": "folder", "path": "incoming", **TABLE}}
+
+    project = make_project(tmp_path / "project", folder_source)
+    (project / "incoming").mkdir()
+    for month in (1, 2):
+        (project / "incoming" / f"2024-{month:02d}.csv").write_text(partition(month))
+    run(["dvc", "repro"], project)
+    assert storage.read_json(project / "data/raw/parts/snapshot.json")["rows"] == 80
+    assert (project / "results/parts-logreg/metrics.json").exists()
+
+    refresh = ["dvc", "repro", "--single-item", "--force", "sources"]  # what every_run asks before a repro
+    assert executed_stages(run(refresh, project).stdout) == ["sources"]
+    assert executed_stages(run(["dvc", "repro"], project).stdout) == []
+
+    (project / "incoming" / "2024-03.csv").write_text(partition(3))
+    run(refresh, project)
+    executed = executed_stages(run(["dvc", "repro"], project).stdout)
+    assert {"download@parts", "preprocess@parts", "train@parts-logreg"} <= set(executed)
+    assert storage.read_json(project / "data/raw/parts/snapshot.json")["rows"] == 120
