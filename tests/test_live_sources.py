@@ -85,6 +85,13 @@ def test_http_fetch_writes_a_snapshot_that_agrees_with_the_check(served_csv, tmp
     assert raw.class_names == ("a", "b") and len(raw.times) == 3
 
 
+def test_snapshot_masks_a_token_in_the_url(served_csv, tmp_path):
+    cfg = http_cfg(served_csv[0].url + "?token=s3cret")
+    sources.fetch_raw("live", cfg, tmp_path / "raw")
+    text = (tmp_path / "raw" / "snapshot.json").read_text()
+    assert "s3cret" not in text and "token=***" in text
+
+
 def test_http_parquet_by_suffix(http_server, tmp_path):
     import pandas as pd
 
@@ -300,7 +307,8 @@ def partition(month: int, rows: int = 40) -> str:
     rng = np.random.default_rng(month)
     x = rng.normal(size=rows)
     lines = [
-        f"2024-{month:02d}-{d % 28 + 1:02d}T{d // 28:02d}:00,{v:.4f},{'ab'[int(v > 0)]}" for d, v in enumerate(x)
+        f"2024-{month:02d}-{d % 28 + 1:02d}T{d // 28:02d}:00,{v:.4f},{'ab'[int(v > 0)]}"
+        for d, v in enumerate(x)
     ]
     return "day,x,label\n" + "\n".join(lines) + "\n"
 
