@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -336,3 +337,8 @@ def test_a_growing_folder_retrains_only_when_a_partition_arrives(tmp_path):
     executed = executed_stages(run(["dvc", "repro"], project).stdout)
     assert {"download@parts", "preprocess@parts", "train@parts-logreg"} <= set(executed)
     assert storage.read_json(project / "data/raw/parts/snapshot.json")["rows"] == 120
+
+    shutil.move(project / "incoming", tmp_path / "away")  # the source is gone: its snapshot's token stands in
+    checked = run(refresh, project)
+    assert "keeping the snapshot" in checked.stdout + checked.stderr
+    assert executed_stages(run(["dvc", "repro"], project).stdout) == []
