@@ -193,6 +193,13 @@ def test_folder_partitions_must_share_columns(tmp_path):
         sources.fetch_raw("f", cfg, tmp_path / "raw")
 
 
+def test_an_unreadable_partition_is_named(tmp_path):
+    (tmp_path / "a.parquet").write_bytes(b"not parquet")
+    cfg = config.FolderSource(source="folder", path=str(tmp_path), pattern="*.parquet", **TABLE)
+    with pytest.raises(PipelineError, match="a.parquet is not a readable parquet table"):
+        sources.fetch_raw("f", cfg, tmp_path / "raw")
+
+
 @pytest.fixture
 def folder_project(tmp_path, monkeypatch):
     """A working directory with a folder source and its first snapshot in data/raw/f."""

@@ -58,13 +58,15 @@ def _fit_scaler(train_x: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarra
     return train_x.mean(axis=axes).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 
 
-def _test_rows(name: str, times: np.ndarray | None, split_cfg) -> int:
+def _test_rows(name: str, times: np.ndarray, split_cfg) -> int:
     """How many of the newest rows (in time order, `times` of each) make the test split."""
     window = getattr(split_cfg, "test_window", None)
     if window is None:
         return int(round(len(times) * split_cfg.test_size))
     if isinstance(window, int):
         return window
+    if len(times) == 0:
+        return 0  # no windows at all: _chronological says the series is too short
     if times.dtype.kind != "M":
         raise PipelineError(
             f"dataset {name!r}: split.test_window {window!r} is a span of time, but the `time` column "

@@ -32,10 +32,15 @@ def data_file(raw_dir: Path) -> Path:
 
 
 def read_file(path: Path):
-    """A csv or parquet file (by its suffix) as a DataFrame."""
+    """A csv or parquet file (by its suffix) as a DataFrame; a file that is neither is a PipelineError."""
     import pandas as pd
 
-    return pd.read_parquet(path) if Path(path).suffix == ".parquet" else pd.read_csv(path)
+    parquet = Path(path).suffix == ".parquet"
+    try:
+        return pd.read_parquet(path) if parquet else pd.read_csv(path)
+    except ValueError as err:  # pandas' and pyarrow's parse errors, undecodable text
+        kind = "parquet" if parquet else "CSV"
+        raise PipelineError(f"{path} is not a readable {kind} table: {str(err).strip()}") from None
 
 
 def load_frame(raw_dir: Path):
