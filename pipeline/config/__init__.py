@@ -78,6 +78,7 @@ from pipeline.config.training import (
     TrainOverrides,
     TrainSettings,
 )
+from pipeline.config.validation import Validate
 
 __all__ = [
     "ACTIVATIONS",
@@ -139,6 +140,7 @@ __all__ = [
     "TrainSettings",
     "TransferModel",
     "Units",
+    "Validate",
     "dataset",
     "experiment",
     "load",
