@@ -4,6 +4,7 @@ snapshot that breaks it, drift against the last snapshot that passed (warn / blo
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from pipeline.core import paths
 from pipeline.core.errors import PipelineError
 from pipeline.datasets import validation
 from stages import validate as validate_stage
-from tests.conftest import in_process, make_project, run
+from tests.conftest import ROOT, in_process, make_project, run, subprocess_env
 
 DATASET = "shop"
 SCHEMA = Path("schemas/shop.yaml")
@@ -180,9 +181,7 @@ def test_a_data_set_that_is_no_table_is_skipped_without_pandas(project):
         "import sys; from stages import validate; validate.main(['digits']); print('pandas' in sys.modules)"
     )
     done = run(
-        [__import__("sys").executable, "-c", program],
-        cwd=project,
-        env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        [sys.executable, "-c", program], cwd=project, env={**subprocess_env(), "PYTHONPATH": str(ROOT)}
     )
     assert done.stdout.strip().endswith("False")
 
