@@ -16,11 +16,11 @@ from pathlib import Path
 from pipeline import config
 from pipeline.core import paths, storage
 from pipeline.core.errors import PipelineError
-from pipeline.datasets import drift, reference
+from pipeline.datasets import drift, reference, validation
+from pipeline.evaluation import figures  # matplotlib, pandas and pandera load on first use: for tables only
 from stages import cli
 
 log = logging.getLogger("stages.validate")
-TABLE_FILES = ("data.csv", "data.parquet")  # what the table source kinds write into data/raw/<dataset>/
 BLANK_PNG = base64.b64decode(  # the plot of a skipped data set: one white pixel, without loading matplotlib
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR42mP4DwABAQEAHLCMmQAAAABJRU5ErkJggg=="
 )
@@ -28,10 +28,7 @@ BLANK_PNG = base64.b64decode(  # the plot of a skipped data set: one white pixel
 
 def table_file(dataset: str, cfg: config.DatasetConfig) -> Path | None:
     """The snapshot's table, or None for a data set that is no table."""
-    if not hasattr(cfg, "target"):
-        return None
-    found = [paths.raw_dir(dataset) / name for name in TABLE_FILES]
-    return next((path for path in found if path.is_file()), None)
+    return validation.table_file(paths.raw_dir(dataset)) if hasattr(cfg, "target") else None
 
 
 def skip(dataset: str, settings: config.Validate) -> None:
@@ -50,9 +47,6 @@ def feature_columns(cfg: config.CsvSource, columns: list[str]) -> list[str]:
 
 def check_table(dataset: str, cfg: config.CsvSource, table: Path, settings: config.Validate) -> dict:
     """The schema check, then the drift report (written); the report."""
-    from pipeline.datasets import validation  # pandas and pandera: loaded for tables only
-    from pipeline.evaluation import figures
-
     frame = validation.read_table(table)
     schema_path = paths.schema_file(dataset)
     if schema_path.is_file():

@@ -3,17 +3,17 @@ YAML people read and edit, and every later snapshot checked against it with one 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
-
-import pandera.pandas as pa
-from pandera import extensions
 
 from pipeline.core import storage
 from pipeline.core.errors import PipelineError
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pandera.pandas as pa
 
 TABLE_FILES = ("data.csv", "data.parquet")  # what the table source kinds write into data/raw/<dataset>/
 RANGE_MARGIN = 0.5  # an inferred range grows by this share of its width on each side: growth passes
@@ -33,10 +33,20 @@ HEADER = """\
 """
 
 
-@extensions.register_check_method(statistics=["limit"], check_type="vectorized")
 def missing_rate_at_most(series: pd.Series, *, limit: float) -> bool:
     """At most `limit` of the column's values are empty (a pandera check, named so in the YAML)."""
     return bool(series.isna().mean() <= limit)
+
+
+@functools.cache
+def _pandera() -> ModuleType:
+    """pandera (its pandas API) with the check above registered. Imported on first use, not with this
+    module: importing pandera sets environment variables (PYARROW_IGNORE_TIMEZONE, SPARK_LOCAL_IP)."""
+    import pandera.pandas as pa
+    from pandera import extensions
+
+    extensions.register_check_method(statistics=["limit"], check_type="vectorized")(missing_rate_at_most)
+    return pa
 
 
 def table_file(raw_dir: Path) -> Path | None:
@@ -56,6 +66,7 @@ def infer(
     frame: pd.DataFrame, *, target: str, classification: bool, time: str | None, max_missing_rate: float
 ) -> pa.DataFrameSchema:
     """A schema that the snapshot `frame` passes and natural growth keeps passing (see HEADER)."""
+    pa = _pandera()
     columns = {
         str(name): _infer_column(
             frame[name],
@@ -69,6 +80,7 @@ def infer(
 
 
 def _infer_column(values: pd.Series, *, labels: bool, is_time: bool, max_missing_rate: float) -> pa.Column:
+    pa = _pandera()
     missing = float(values.isna().mean())
     checks = []
     if missing > 0:
@@ -99,7 +111,7 @@ def save(schema: pa.DataFrameSchema, path: Path, dataset: str) -> None:
 
 def load(path: Path) -> pa.DataFrameSchema:
     try:
-        return pa.DataFrameSchema.from_yaml(path)
+        return _pandera().DataFrameSchema.from_yaml(path)
     except Exception as err:  # pandera raises whatever its YAML reading meets
         raise PipelineError(
             f"{path} is not a pandera schema ({err}); fix it, or delete it to infer a new one"
@@ -110,6 +122,7 @@ def check(
     frame: pd.DataFrame, schema: pa.DataFrameSchema, *, target: str, where: str, schema_path: Path
 ) -> None:
     """PipelineError naming each failing column and rule, when `frame` breaks `schema`."""
+    pa = _pandera()
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
