@@ -4,6 +4,7 @@ snapshot that breaks it, drift against the last snapshot that passed (warn / blo
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,8 +16,11 @@ import yaml
 from pipeline.core import paths
 from pipeline.core.errors import PipelineError
 from pipeline.datasets import validation
+from pipeline.tracking import runs
+from stages import train as train_stage
 from stages import validate as validate_stage
 from tests.conftest import ROOT, in_process, make_project, run, subprocess_env
+from tests.test_tracking import client_for, make_experiment, sqlite_uri  # noqa: F401 (a fixture)
 
 DATASET = "shop"
 SCHEMA = Path("schemas/shop.yaml")
@@ -215,3 +219,17 @@ def test_dvc_repro_stops_at_validate_before_preprocess(tmp_path):
     failed = run(["dvc", "repro", f"preprocess@{DATASET}"], cwd=root, check=False)
     assert failed.returncode != 0 and "drifted from its last snapshot in price" in failed.stderr
     assert f"Running stage 'preprocess@{DATASET}'" not in failed.stdout
+
+
+@pytest.mark.usefixtures("sqlite_uri")
+def test_a_training_run_logs_the_drift_report_of_its_data(project):
+    validate()
+    deliver(table(shift=3.0, seed=1))
+    validate()
+    experiment = make_experiment().model_copy(update={"dataset": DATASET})
+    with runs.run(experiment, stage="train") as run:
+        train_stage.log_drift(run, DATASET)
+    client = client_for(os.environ["MLFLOW_TRACKING_URI"])
+    assert client.get_run(run.run_id).data.metrics["drift_features_drifted"] == 1
+    logged = sorted(artifact.path for artifact in client.list_artifacts(run.run_id, "data/drift"))
+    assert logged == ["data/drift/shop.json", "data/drift/shop.png"]
