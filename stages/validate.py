@@ -28,7 +28,14 @@ BLANK_PNG = base64.b64decode(  # the plot of a skipped data set: one white pixel
 
 def table_file(dataset: str, cfg: config.DatasetConfig) -> Path | None:
     """The snapshot's table, or None for a data set that is no table."""
-    return validation.table_file(paths.raw_dir(dataset)) if hasattr(cfg, "target") else None
+    if not hasattr(cfg, "target"):  # the fields every table kind shares
+        return None
+    table = validation.table_file(paths.raw_dir(dataset))
+    if table is None:
+        raise PipelineError(
+            f"{paths.raw_dir(dataset)} holds no data.csv or data.parquet: run `dvc repro download@{dataset}`"
+        )
+    return table
 
 
 def skip(dataset: str, settings: config.Validate) -> None:

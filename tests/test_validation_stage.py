@@ -233,3 +233,9 @@ def test_a_training_run_logs_the_drift_report_of_its_data(project):
     assert client.get_run(run.run_id).data.metrics["drift_features_drifted"] == 1
     logged = sorted(artifact.path for artifact in client.list_artifacts(run.run_id, "data/drift"))
     assert logged == ["data/drift/shop.json", "data/drift/shop.png"]
+
+
+def test_a_table_data_set_without_its_download_says_what_to_run(project):
+    (paths.raw_dir(DATASET) / "data.csv").unlink()
+    code, message, _ = validate()
+    assert code == 2 and "run `dvc repro download@shop`" in message
