@@ -45,13 +45,6 @@ def skip(dataset: str, settings: config.Validate) -> None:
     storage.write_json(paths.drift_report(dataset), drift.report(dataset, "skipped", settings))
 
 
-def feature_columns(cfg: config.CsvSource, columns: list[str]) -> list[str]:
-    """The columns preprocess makes inputs of (a forecast's: only `features`; the target is the label)."""
-    if cfg.features is not None or cfg.task == "forecast":
-        return list(cfg.features or [])
-    return [c for c in columns if c not in (cfg.target, cfg.time, *cfg.drop)]
-
-
 def check_table(dataset: str, cfg: config.CsvSource, table: Path, settings: config.Validate) -> dict:
     """The schema check, then the drift report (written); the report."""
     frame = validation.read_table(table)
@@ -74,7 +67,7 @@ def check_table(dataset: str, cfg: config.CsvSource, table: Path, settings: conf
     sha256 = storage.sha256_file(table)
     previous, previous_rows = reference.baseline(paths.reference_dir(dataset), sha256)
     roles = {
-        "features": feature_columns(cfg, [str(c) for c in frame.columns]),
+        "features": drift.feature_columns(cfg, [str(c) for c in frame.columns]),
         "label": cfg.target,
         "categorical_label": cfg.task == "classification",
         "settings": settings,
@@ -91,10 +84,8 @@ def check_table(dataset: str, cfg: config.CsvSource, table: Path, settings: conf
         train_vs_test=split,
         rows={"previous": previous_rows, "current": len(frame)},
     )
-    with figures.figure(paths.drift_plot(dataset), figsize=(7, 1.5 + 0.35 * len(roles["features"]))) as (
-        _,
-        axes,
-    ):
+    height = 1.5 + 0.35 * len(roles["features"])
+    with figures.figure(paths.drift_plot(dataset), figsize=(7, height)) as (_, axes):
         drift.draw(result, axes)
     storage.write_json(paths.drift_report(dataset), result)
     if result["status"] == "block":

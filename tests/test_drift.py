@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import Validate
+from pipeline.config import CsvSource, Validate
 from pipeline.datasets import drift
 
 RNG = np.random.default_rng(0)
@@ -98,3 +98,11 @@ def test_the_newest_rows_are_the_test_share_in_time_order_dates_as_dates():
     frame = pd.DataFrame({"day": ["1/10/2021", "1/2/2021", "1/3/2021", "1/1/2021"], "x": [4, 1, 2, 0]})
     rest, newest = drift.newest_rows(frame, "day", 0.25)
     assert newest["x"].tolist() == [4] and rest["x"].tolist() == [0, 1, 2]
+
+
+def test_drift_is_measured_on_the_columns_preprocess_makes_inputs_of():
+    columns = ["day", "price", "color", "id", "label"]
+    table = CsvSource(source="csv", path="t.csv", target="label", time="day", drop=["id"])
+    assert drift.feature_columns(table, columns) == ["price", "color"]
+    series = CsvSource(source="csv", path="t.csv", target="price", time="day", task="forecast")
+    assert drift.feature_columns(series, columns) == []  # the target's own drift is the label's

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.config import Validate
+from pipeline.config import CsvSource, Validate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +58,14 @@ def score(reference: pd.Series, current: pd.Series, *, method: str, bins: int, c
 
         value = float(stats.ks_2samp(ref.astype(float), cur.astype(float)).statistic)
     return round(value, 6)
+
+
+def feature_columns(cfg: CsvSource, columns: list[str]) -> list[str]:
+    """The columns of a table data set that preprocess makes inputs of (a forecast's: only `features`,
+    its target being the label)."""
+    if cfg.features is not None or cfg.task == "forecast":
+        return list(cfg.features or [])
+    return [c for c in columns if c not in (cfg.target, cfg.time, *cfg.drop)]
 
 
 def is_categorical(values: pd.Series) -> bool:
