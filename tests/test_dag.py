@@ -88,6 +88,7 @@ def test_dvc_yaml_outputs_are_where_the_paths_module_says_stages_write():
         "fingerprint": {paths.FINGERPRINTS_DIR},
         "sources": {paths.SOURCES_DIR},
         "download": {paths.raw_dir("x")},
+        "validate": {paths.drift_report("x"), paths.drift_plot("x"), paths.reference_dir("x")},
         "preprocess": {paths.processed_dir("x")},
         "train": {paths.model_dir("x"), *results(paths.TRAIN_SUMMARY, paths.RUN_RECORD, paths.HISTORY)},
         "evaluate": {paths.metrics_file("x"), *results(paths.DETAILS, paths.SAMPLES, paths.PLOTS)},

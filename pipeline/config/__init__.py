@@ -86,6 +86,7 @@ from pipeline.config.training import (
     TrainOverrides,
     TrainSettings,
 )
+from pipeline.config.validation import Validate
 
 __all__ = [
     "TableSplit",
@@ -155,6 +156,7 @@ __all__ = [
     "TrainSettings",
     "TransferModel",
     "Units",
+    "Validate",
     "dataset",
     "experiment",
     "load",

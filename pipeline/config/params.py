@@ -14,6 +14,7 @@ from pipeline.config.decisions import Gate, Promote
 from pipeline.config.models import ModelConfig, Models
 from pipeline.config.tracking import Mlflow
 from pipeline.config.training import Train, TrainOverrides, TrainSettings
+from pipeline.config.validation import Validate
 from pipeline.core.errors import PipelineError
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -36,6 +37,7 @@ class Params(Section):
     mlflow: Mlflow = Mlflow()
     promote: Promote = Promote()
     gate: Gate = Gate()
+    validation: Validate = Field(Validate(), alias="validate")  # `validate` would shadow BaseModel.validate
 
     @model_validator(mode="after")
     def _experiments_name_known_parts(self) -> Params:
