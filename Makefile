@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Every stage is a new process: without cached bytecode each one spends ~15 s compiling TensorFlow.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup run fashion test test-fast lint retrain backfill
+.PHONY: setup run refresh fashion test test-fast lint retrain backfill
 
 setup: $(VENV)/.synced
 
@@ -31,6 +31,10 @@ run: setup  ## the default pipeline on offline data
 	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
 	dvc repro
 	@$(call remind_lock,dvc.lock)
+
+refresh: setup  ## ask the live sources (http, sql, folder) for new data, then reproduce what changed
+	PIPELINE_REFRESH=1 dvc repro --single-item --force sources
+	dvc repro
 
 fashion: setup  ## the Fashion-MNIST experiments (Debian's dataset-fashion-mnist)
 	scripts/ensure-debian-packages dataset-fashion-mnist

@@ -1,9 +1,9 @@
 """DVC stage `sources`: per data set, what `download@<dataset>` depends on (sources/<dataset>).
 
 A link to the local files a data set reads, so DVC itself sees them change; a live source's check
-token (http, sql, folder), byte-identical while it is unchanged; or a constant stamp
-(pipeline.datasets.stamps). Re-runs when the `datasets:` or `refresh:` section or the links' files
-change, and on every `dvc repro` with `refresh.every_run: true`. PIPELINE_OFFLINE=1 asks no live source.
+token (http, sql, folder): its snapshot's, or with PIPELINE_REFRESH=1 (`make refresh`) a fresh one,
+byte-identical while the source is unchanged; or a constant stamp (pipeline.datasets.stamps).
+Re-runs when the `datasets:` section or the links' files change.
 """
 
 from __future__ import annotations

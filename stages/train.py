@@ -87,7 +87,6 @@ def log_training(
     run.log_model(model, flavor=flavor, input_example=data.train.x[:5])
 
 
-
 def log_drift(run: Run, dataset: str) -> None:
     """validate@'s drift report and plot of the data the model learnt from (tables only)."""
     report_path = paths.drift_report(dataset)

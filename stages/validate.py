@@ -17,6 +17,7 @@ from pipeline import config
 from pipeline.core import paths, storage
 from pipeline.core.errors import PipelineError
 from pipeline.datasets import drift, reference, validation
+from pipeline.datasets.sources import tables
 from pipeline.evaluation import figures  # matplotlib, pandas and pandera load on first use: for tables only
 from stages import cli
 
@@ -30,12 +31,7 @@ def table_file(dataset: str, cfg: config.DatasetConfig) -> Path | None:
     """The snapshot's table, or None for a data set that is no table."""
     if not hasattr(cfg, "target"):  # the fields every table kind shares
         return None
-    table = validation.table_file(paths.raw_dir(dataset))
-    if table is None:
-        raise PipelineError(
-            f"{paths.raw_dir(dataset)} holds no data.csv or data.parquet: run `dvc repro download@{dataset}`"
-        )
-    return table
+    return tables.data_file(paths.raw_dir(dataset))
 
 
 def skip(dataset: str, settings: config.Validate) -> None:
@@ -45,9 +41,9 @@ def skip(dataset: str, settings: config.Validate) -> None:
     storage.write_json(paths.drift_report(dataset), drift.report(dataset, "skipped", settings))
 
 
-def check_table(dataset: str, cfg: config.CsvSource, table: Path, settings: config.Validate) -> dict:
+def check_table(dataset: str, cfg: config.TableFields, table: Path, settings: config.Validate) -> dict:
     """The schema check, then the drift report (written); the report."""
-    frame = validation.read_table(table)
+    frame = tables.read_file(table)
     schema_path = paths.schema_file(dataset)
     if schema_path.is_file():
         schema = validation.load(schema_path)
@@ -73,9 +69,7 @@ def check_table(dataset: str, cfg: config.CsvSource, table: Path, settings: conf
         "settings": settings,
     }
     now = drift.compare(previous, frame, **roles) if previous is not None else None
-    split = (
-        drift.compare(*drift.newest_rows(frame, cfg.time, cfg.split.test_size), **roles) if cfg.time else None
-    )
+    split = drift.compare(*drift.newest_rows(dataset, frame, cfg), **roles) if cfg.time else None
     result = drift.report(
         dataset,
         "first" if now is None else drift.status(now, settings),

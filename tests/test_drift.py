@@ -96,8 +96,18 @@ def test_a_non_table_report_is_skipped_with_nothing_in_it():
 
 def test_the_newest_rows_are_the_test_share_in_time_order_dates_as_dates():
     frame = pd.DataFrame({"day": ["1/10/2021", "1/2/2021", "1/3/2021", "1/1/2021"], "x": [4, 1, 2, 0]})
-    rest, newest = drift.newest_rows(frame, "day", 0.25)
+    table = CsvSource(source="csv", path="t.csv", target="x", time="day", split={"test_size": 0.25})
+    rest, newest = drift.newest_rows("t", frame, table)
     assert newest["x"].tolist() == [4] and rest["x"].tolist() == [0, 1, 2]
+
+
+def test_the_newest_rows_follow_a_test_window_as_preprocess_does():
+    frame = pd.DataFrame(
+        {"day": pd.date_range("2024-01-01", periods=10, freq="D").astype(str), "x": range(10)}
+    )
+    table = CsvSource(source="csv", path="t.csv", target="x", time="day", split={"test_window": "3D"})
+    rest, newest = drift.newest_rows("t", frame, table)
+    assert newest["x"].tolist() == [7, 8, 9] and len(rest) == 7
 
 
 def test_drift_is_measured_on_the_columns_preprocess_makes_inputs_of():

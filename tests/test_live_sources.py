@@ -19,7 +19,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.datasets import snapshot, sources, stamps
 from pipeline.datasets.sources import SourceUnreachable
 from pipeline.workflow.dvc_log import executed_stages
-from tests.conftest import make_project, run, shrink_params
+from tests.conftest import make_project, run, shrink_params, subprocess_env
 
 ROWS = "day,x,label\n2024-01-01,1.0,a\n2024-01-02,2.0,b\n2024-01-03,3.0,a\n"
 MORE = "2024-01-04,4.0,b\n"
@@ -211,40 +211,49 @@ def folder_project(tmp_path, monkeypatch):
     return cfg
 
 
-def test_sources_stage_writes_the_token_and_is_byte_identical_while_unchanged(folder_project):
+def test_sources_stage_keeps_the_snapshot_token_until_a_refresh_is_asked_for(folder_project, monkeypatch):
     stamps.write(Path("sources"), {"f": folder_project})
     written = Path("sources/f").read_text()
-    assert json.loads(written) == {"source": "folder", "check": snapshot.recorded_check(Path("data/raw/f"))}
-    stamps.write(Path("sources"), {"f": folder_project})
-    assert Path("sources/f").read_text() == written
+    assert json.loads(written) == {"source": "folder", "check": snapshot.read(Path("data/raw/f"))["check"]}
     Path("incoming/2.csv").write_text("day,x,label\n" + MORE)
     stamps.write(Path("sources"), {"f": folder_project})
-    assert Path("sources/f").read_text() != written
-
-
-def test_offline_or_unreachable_keeps_the_snapshot_token(folder_project, monkeypatch, caplog):
+    assert Path("sources/f").read_text() == written  # dvc repro reproduces the snapshot
+    monkeypatch.setenv(stamps.REFRESH_ENV, "1")
     stamps.write(Path("sources"), {"f": folder_project})
-    online = Path("sources/f").read_text()
-    Path("incoming/2.csv").write_text("day,x,label\n" + MORE)  # new data that must not be seen
-    monkeypatch.setenv("PIPELINE_OFFLINE", "1")
+    assert Path("sources/f").read_text() != written  # make refresh sees the new partition
+
+
+def test_a_refresh_of_an_unchanged_source_is_byte_identical(folder_project, monkeypatch):
+    stamps.write(Path("sources"), {"f": folder_project})
+    written = Path("sources/f").read_text()
+    monkeypatch.setenv(stamps.REFRESH_ENV, "1")
+    stamps.write(Path("sources"), {"f": folder_project})
+    assert Path("sources/f").read_text() == written
+
+
+def test_a_snapshot_of_another_source_is_not_reused(folder_project, monkeypatch):
+    Path("other").mkdir()
+    Path("other/1.csv").write_text("day,x,label\n" + MORE)
+    moved = folder_project.model_copy(update={"path": "other"})
+    stamps.write(Path("sources"), {"f": moved})
+    listed = json.loads(Path("sources/f").read_text())["check"]["files"]
+    assert listed[0][1] == Path("other/1.csv").stat().st_size
+
+
+def test_an_unreachable_source_keeps_the_snapshot_token(folder_project, monkeypatch, caplog):
+    stamps.write(Path("sources"), {"f": folder_project})
+    kept = Path("sources/f").read_text()
+    shutil.rmtree("incoming")
+    monkeypatch.setenv(stamps.REFRESH_ENV, "1")
     with caplog.at_level(logging.WARNING):
         stamps.write(Path("sources"), {"f": folder_project})
-    assert Path("sources/f").read_text() == online and "PIPELINE_OFFLINE=1" in caplog.text
-    monkeypatch.delenv("PIPELINE_OFFLINE")
-    for partition in Path("incoming").iterdir():
-        partition.unlink()
-    Path("incoming").rmdir()
-    stamps.write(Path("sources"), {"f": folder_project})
-    assert Path("sources/f").read_text() == online and "does not exist" in caplog.text
+    assert Path("sources/f").read_text() == kept and "keeping the snapshot" in caplog.text
 
 
 def test_no_snapshot_and_no_source_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PIPELINE_OFFLINE", "1")
     cfg = config.FolderSource(source="folder", path="incoming", **TABLE)
-    with pytest.raises(
-        PipelineError, match=r"dataset 'f' was not checked.*no snapshot yet.*unset PIPELINE_OFFLINE"
-    ):
+    with pytest.raises(PipelineError, match=r"folder incoming does not exist.*no snapshot of it.*dvc pull"):
         stamps.write(Path("sources"), {"f": cfg})
 
 
@@ -297,17 +306,8 @@ def test_config_errors_are_clear(fields, message):
         config.validate(raw, "params.yaml")
 
 
-def test_refresh_section_defaults_and_every_params_file_has_it():
-    assert config.Params(datasets={}).refresh == config.Refresh(every_run=False, timeout_seconds=10.0)
-    root = Path(__file__).parents[1]
-    for params in [
-        "params.yaml",
-        "fashion/params.yaml",
-        "mnist/params.yaml",
-        "cifar/params.yaml",
-        "text/params.yaml",
-    ]:
-        assert config.load(root / params).refresh.every_run is False, params
+def test_refresh_section_defaults():
+    assert config.Params(datasets={}).refresh == config.Refresh(timeout_seconds=10.0)
 
 
 def partition(month: int, rows: int = 40) -> str:
@@ -335,17 +335,22 @@ def test_a_growing_folder_retrains_only_when_a_partition_arrives(tmp_path):
     assert storage.read_json(project / "data/raw/parts/snapshot.json")["rows"] == 80
     assert (project / "results/parts-logreg/metrics.json").exists()
 
-    refresh = ["dvc", "repro", "--single-item", "--force", "sources"]  # what every_run asks before a repro
-    assert executed_stages(run(refresh, project).stdout) == ["sources"]
+    refresh = ["dvc", "repro", "--single-item", "--force", "sources"]  # with PIPELINE_REFRESH=1: make refresh
+    (project / "incoming" / "2024-03.csv").write_text(partition(3))
+    assert executed_stages(run(["dvc", "repro"], project).stdout) == []  # a plain repro reproduces
+
+    refresh_env = {**subprocess_env(), stamps.REFRESH_ENV: "1"}
+    (project / "incoming" / "2024-03.csv").unlink()
+    assert executed_stages(run(refresh, project, env=refresh_env).stdout) == ["sources"]
     assert executed_stages(run(["dvc", "repro"], project).stdout) == []
 
     (project / "incoming" / "2024-03.csv").write_text(partition(3))
-    run(refresh, project)
+    run(refresh, project, env=refresh_env)
     executed = executed_stages(run(["dvc", "repro"], project).stdout)
     assert {"download@parts", "preprocess@parts", "train@parts-logreg"} <= set(executed)
     assert storage.read_json(project / "data/raw/parts/snapshot.json")["rows"] == 120
 
     shutil.move(project / "incoming", tmp_path / "away")  # the source is gone: its snapshot's token stands in
-    checked = run(refresh, project)
+    checked = run(refresh, project, env=refresh_env)
     assert "keeping the snapshot" in checked.stdout + checked.stderr
     assert executed_stages(run(["dvc", "repro"], project).stdout) == []

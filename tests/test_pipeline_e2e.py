@@ -103,7 +103,11 @@ def test_editing_an_experiment_re_runs_its_evaluation_through_train(project):
 def test_editing_one_dataset_marks_only_its_chain(project):
     edit_params(project, lambda p: p["datasets"]["sunspots"].update(window=6))
     assert stale_stages(project) == {
-        "fingerprint", "sources", "download@sunspots", "validate@sunspots", "preprocess@sunspots"
+        "fingerprint",
+        "sources",
+        "download@sunspots",
+        "validate@sunspots",
+        "preprocess@sunspots",
     }
     run(["git", "checkout", "params.yaml"], project)
 

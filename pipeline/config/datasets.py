@@ -209,11 +209,9 @@ LIVE_SOURCES = ("http", "sql", "folder")  # kinds checked for new data by the `s
 
 
 class Refresh(Section):
-    """How live sources are checked: with `every_run` the retrain driver re-runs the `sources` stage
-    (which asks each live source whether it changed) before every `dvc repro`; each check gives up
-    after `timeout_seconds`."""
+    """How live sources are asked for new data (PIPELINE_REFRESH=1: `make refresh`, `make retrain`):
+    each check gives up after `timeout_seconds`."""
 
-    every_run: bool = False
     timeout_seconds: Annotated[float, Field(gt=0, le=300, strict=False)] = 10.0
 
 

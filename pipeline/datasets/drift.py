@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.config import CsvSource, Validate
+from pipeline.config import TableFields, Validate
+from pipeline.datasets import chronology
+from pipeline.datasets.sources import tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +62,7 @@ def score(reference: pd.Series, current: pd.Series, *, method: str, bins: int, c
     return round(value, 6)
 
 
-def feature_columns(cfg: CsvSource, columns: list[str]) -> list[str]:
+def feature_columns(cfg: TableFields, columns: list[str]) -> list[str]:
     """The columns of a table data set that preprocess makes inputs of (a forecast's: only `features`,
     its target being the label)."""
     if cfg.features is not None or cfg.task == "forecast":
@@ -103,21 +105,12 @@ def compare(
     }
 
 
-def newest_rows(frame: pd.DataFrame, time: str, test_size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(the rest, the newest `test_size` share of rows): the time-aware split's train+val and test."""
-    ordered = frame.sort_values(time, kind="stable", key=_time_order)
-    n_test = max(1, int(round(len(ordered) * test_size)))
+def newest_rows(name: str, frame: pd.DataFrame, cfg: TableFields) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the rest, the newest rows): train+val and test of the time-aware split preprocess makes."""
+    ordered = frame.sort_values(cfg.time, kind="stable", key=tables.time_values)
+    times = tables.time_values(ordered[cfg.time]).to_numpy()
+    n_test = max(1, chronology.test_rows(name, times, cfg.split))
     return ordered.iloc[:-n_test], ordered.iloc[-n_test:]
-
-
-def _time_order(values: pd.Series) -> pd.Series:
-    """Numbers as numbers, dates as dates."""
-    import pandas as pd
-
-    if values.dtype.kind in "iufM":
-        return values
-    dates = pd.to_datetime(values, errors="coerce", format="mixed")
-    return dates if dates.notna().all() else values
 
 
 def status(drift: dict[str, Any], settings: Validate) -> str:

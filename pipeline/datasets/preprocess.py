@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.config import DatasetConfig
 from pipeline.core.errors import PipelineError
-from pipeline.datasets import categorical, text_splits
+from pipeline.datasets import categorical, chronology, text_splits
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 from pipeline.datasets.raw import Raw
 from pipeline.datasets.sources import read_raw
@@ -58,28 +58,9 @@ def _fit_scaler(train_x: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarra
     return train_x.mean(axis=axes).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 
 
-def _test_rows(name: str, times: np.ndarray, split_cfg) -> int:
-    """How many of the newest rows (in time order, `times` of each) make the test split."""
-    window = getattr(split_cfg, "test_window", None)
-    if window is None:
-        return int(round(len(times) * split_cfg.test_size))
-    if isinstance(window, int):
-        return window
-    if len(times) == 0:
-        return 0  # no windows at all: _chronological says the series is too short
-    if times.dtype.kind != "M":
-        raise PipelineError(
-            f"dataset {name!r}: split.test_window {window!r} is a span of time, but the `time` column "
-            "holds no dates; give test_window as a number of rows"
-        )
-    import pandas as pd
-
-    return int(np.count_nonzero(times > times[-1] - pd.Timedelta(window).to_timedelta64()))
-
-
 def _chronological(name: str, x: np.ndarray, y: np.ndarray, times: np.ndarray, split_cfg, what: str):
     """Train, val, test in time order: test the newest rows, val the `val_size` share before it."""
-    n_test = _test_rows(name, times, split_cfg)
+    n_test = chronology.test_rows(name, times, split_cfg)
     n_val = int(round(len(x) * split_cfg.val_size))
     n_train = len(x) - n_val - n_test
     if min(n_train, n_val, n_test) < 2:

@@ -2,8 +2,8 @@
 
 {"dataset", "source" (kind and location, secrets masked), "fetched_at" (ISO UTC), "rows", "columns",
 "time_range" ([first, last] of the `time` column, or null), "sha256" (of the table file), "check"
-(the source's check token when it was fetched)}. The `sources` stage falls back on "check" when the
-live source cannot be asked, so `git checkout <old> && dvc pull && dvc repro` replays without it.
+(the source's check token when it was fetched)}. The `sources` stage writes that "check" again until
+a refresh is asked for, so `git checkout <old> && dvc pull && dvc repro` replays without the source.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def write(out: Path, name: str, cfg: TableFields, source: dict, check: dict) -> 
     return record
 
 
-def recorded_check(raw_dir: Path) -> dict | None:
-    """The check token of the snapshot in `raw_dir`, or None when there is no snapshot."""
+def read(raw_dir: Path) -> dict | None:
+    """snapshot.json of `raw_dir`, or None when there is no snapshot."""
     path = Path(raw_dir) / FILE_NAME
-    return storage.read_json(path)["check"] if path.exists() else None
+    return storage.read_json(path) if path.exists() else None

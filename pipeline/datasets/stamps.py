@@ -4,11 +4,12 @@ A data set read from local files (a `csv` path, a `text` path, an `imagefolder` 
 symbolic link to them: DVC hashes the files through it (its state cache makes an unchanged file cost a
 `stat`), so `dvc status` names `download@<dataset>` after an edit and `dvc repro` re-runs that chain only.
 Links into the project are relative, so a moved or cloned project keeps them. A live source (http,
-sql, folder) gets its check token as JSON, byte-identical while the source is unchanged; the checks run
-concurrently. When a live source cannot be asked (or PIPELINE_OFFLINE=1), the token of its last snapshot
-(`data/raw/<dataset>/snapshot.json`) stands in, so nothing re-runs. Every other data set gets a small
-JSON stamp, byte-identical until its source kind changes (bundled sets, and remote files whose pinned
-digests params.yaml already tracks).
+sql, folder) gets a check token as JSON: that of its snapshot in data/raw (so `dvc repro` reproduces
+it, even without the source), and a fresh one from the source only when PIPELINE_REFRESH=1 asks for
+new data or there is no snapshot of it yet (as `dvc update` refreshes an import); byte-identical while
+the source is unchanged, so nothing downstream runs. The checks run concurrently. Every other data
+set gets a small JSON stamp, byte-identical until its source kind changes (bundled sets, and remote
+files whose pinned digests params.yaml already tracks).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pipeline.datasets import snapshot, sources
 
 log = logging.getLogger(__name__)
 
-OFFLINE_ENV = "PIPELINE_OFFLINE"
+REFRESH_ENV = "PIPELINE_REFRESH"  # set: live sources are asked for new data (make refresh, make retrain)
 MAX_CONCURRENT_CHECKS = 8
 
 
@@ -57,24 +58,34 @@ def stamp_text(cfg: DatasetConfig, token: dict | None = None) -> str:
     return json.dumps(stamp, sort_keys=True) + "\n"
 
 
-def _recorded(name: str, reason: str, fix: str) -> dict:
-    """The check token of data set `name`'s last snapshot, standing in for a source that was not asked."""
-    path = paths.raw_dir(name) / snapshot.FILE_NAME
-    token = snapshot.recorded_check(path.parent)
-    if token is None:
-        raise PipelineError(f"{reason}, and it has no snapshot yet ({path}): {fix}, or `dvc pull` it")
-    log.warning("%s: keeping the snapshot in %s", reason, path)
-    return token
+def refresh_requested() -> bool:
+    return os.environ.get(REFRESH_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def check_token(name: str, cfg: DatasetConfig, timeout: float) -> dict:
-    """The check token of live data set `name`: asked of the source, else that of its last snapshot."""
-    if os.environ.get(OFFLINE_ENV) == "1":
-        return _recorded(name, f"{OFFLINE_ENV}=1: dataset {name!r} was not checked", f"unset {OFFLINE_ENV}")
+    """The check token of live data set `name`.
+
+    Its snapshot's (data/raw/<name>/snapshot.json) while that snapshot is of this very source and no
+    refresh is asked for; else asked of the source, falling back on the snapshot's with a warning when
+    the source cannot be reached.
+    """
+    kind = sources.kind(cfg)
+    path = paths.raw_dir(name) / snapshot.FILE_NAME
+    recorded = snapshot.read(path.parent)
+    if recorded is not None and recorded["source"] != kind.location(name, cfg):
+        recorded = None  # a snapshot of another URL, query or folder: this source is new
+    if recorded is not None and not refresh_requested():
+        return recorded["check"]
     try:
-        return sources.kind(cfg).check(name, cfg, timeout)
+        return kind.check(name, cfg, timeout)
     except sources.SourceUnreachable as err:
-        return _recorded(name, str(err), "make the source reachable")
+        if recorded is None:
+            raise PipelineError(
+                f"{err}, and there is no snapshot of it ({path}): make the source reachable, "
+                "or `dvc pull` its snapshot"
+            ) from None
+        log.warning("%s: keeping the snapshot in %s", err, path)
+        return recorded["check"]
 
 
 def write(out_dir: Path, datasets: Mapping[str, DatasetConfig], timeout: float = 10.0) -> None:

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import pandera.pandas as pa
 
-TABLE_FILES = ("data.csv", "data.parquet")  # what the table source kinds write into data/raw/<dataset>/
 RANGE_MARGIN = 0.5  # an inferred range grows by this share of its width on each side: growth passes
 MAX_CATEGORIES = 50  # a string column with more distinct values is free text: no list of allowed values
 SHOWN = 3  # offending values quoted in a message
@@ -47,19 +46,6 @@ def _pandera() -> ModuleType:
 
     extensions.register_check_method(statistics=["limit"], check_type="vectorized")(missing_rate_at_most)
     return pa
-
-
-def table_file(raw_dir: Path) -> Path | None:
-    """The table of a raw directory (data.csv or data.parquet), or None for data that is no table."""
-    found = [Path(raw_dir) / name for name in TABLE_FILES if (Path(raw_dir) / name).is_file()]
-    return found[0] if found else None
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A snapshot's table as pandas reads it, before any encoding."""
-    import pandas as pd
-
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
 def infer(

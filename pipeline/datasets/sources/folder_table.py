@@ -28,6 +28,11 @@ def _listing(cfg: FolderSource, files: list[Path]) -> dict:
     return {"files": [[f.relative_to(cfg.path).as_posix(), s.st_size, s.st_mtime_ns] for f, s in stats]}
 
 
+def location(name: str, cfg: FolderSource) -> dict:
+    """Where the data comes from, as snapshot.json records it."""
+    return {"kind": "folder", "path": cfg.path, "pattern": cfg.pattern}
+
+
 def check(name: str, cfg: FolderSource, timeout: float) -> dict:
     if not Path(cfg.path).is_dir():
         raise SourceUnreachable(f"dataset {name!r}: folder {cfg.path} does not exist")
@@ -52,4 +57,4 @@ def fetch(name: str, cfg: FolderSource, out: Path) -> None:
             )
     table_format = "csv" if all(f.suffix == ".csv" for f in files) else "parquet"
     tables.save_frame(pd.concat(frames, ignore_index=True), out, table_format)
-    snapshot.write(out, name, cfg, {"kind": "folder", "path": cfg.path, "pattern": cfg.pattern}, token)
+    snapshot.write(out, name, cfg, location(name, cfg), token)

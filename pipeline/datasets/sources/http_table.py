@@ -45,6 +45,11 @@ def _unreachable(name: str, url: str, err: Exception) -> SourceUnreachable:
     return SourceUnreachable(f"dataset {name!r}: {mask_uri(url)} did not answer ({scrub(str(err), url)})")
 
 
+def location(name: str, cfg: HttpSource) -> dict:
+    """Where the data comes from, as snapshot.json records it (secrets masked)."""
+    return {"kind": "http", "url": mask_uri(cfg.url)}
+
+
 def check(name: str, cfg: HttpSource, timeout: float) -> dict:
     import requests
 
@@ -78,4 +83,4 @@ def fetch(name: str, cfg: HttpSource, out: Path) -> None:
             token = _stream(response, handle)
     except requests.RequestException as err:
         raise PipelineError(str(_unreachable(name, cfg.url, err))) from None
-    snapshot.write(out, name, cfg, {"kind": "http", "url": mask_uri(cfg.url)}, token)
+    snapshot.write(out, name, cfg, location(name, cfg), token)

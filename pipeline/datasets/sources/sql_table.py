@@ -104,6 +104,11 @@ def _connect(name: str, cfg: SqlSource, timeout: float, work):
         engine.dispose()
 
 
+def location(name: str, cfg: SqlSource) -> dict:
+    """Where the data comes from, as snapshot.json records it (the password masked)."""
+    return {"kind": "sql", "url": mask_uri(_url(name, cfg)), "query": cfg.query}
+
+
 def check(name: str, cfg: SqlSource, timeout: float) -> dict:
     return _connect(name, cfg, timeout, lambda connection: _token(connection, cfg))
 
@@ -120,5 +125,4 @@ def fetch(name: str, cfg: SqlSource, out: Path) -> None:
     except SourceUnreachable as err:
         raise PipelineError(str(err)) from None
     tables.save_frame(frame, out, "csv")
-    source = {"kind": "sql", "url": mask_uri(_url(name, cfg)), "query": cfg.query}
-    snapshot.write(out, name, cfg, source, token)
+    snapshot.write(out, name, cfg, location(name, cfg), token)
