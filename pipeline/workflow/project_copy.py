@@ -30,9 +30,10 @@ PROJECT_FILES = (
     ".dvcignore",
     ".gitignore",
     "pyproject.toml",
+    "uv.lock",
 )
 SUITE_FILES = ("params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore")  # a suite: a DVC project
-SUITE_LINKS = ("dvc.yaml", "pipeline", "stages")  # ... whose pipeline and code are the root's
+SUITE_LINKS = ("dvc.yaml", "pipeline", "stages", "uv.lock")  # ... whose pipeline and code are the root's
 SUITE_SECTIONS = ("mlflow", "promote")  # tracked by the suite's stages, taken from the root if missing
 ParamsEdit = Callable[[dict], None]
 
