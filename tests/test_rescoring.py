@@ -10,11 +10,14 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, root_mean_squared_error
 
+from pipeline import config
 from pipeline.config import Experiment, Mlflow
 from pipeline.datasets import processed
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 from pipeline.decisions import promotion, rescoring
 from pipeline.tracking import registry, runs
+from stages import promote as promote_stage
+from tests.conftest import ROOT
 
 RNG = np.random.default_rng(0)
 RAW = RNG.normal([10.0, -5.0, 100.0], [2.0, 1.0, 30.0], size=(120, 3))
@@ -121,8 +124,8 @@ def test_the_decision_uses_the_new_data_value_when_there_is_one():
 # --- the champion from a real registry ----------------------------------------------------------
 
 
-def registered_champion(tmp_path: Path, *, with_schema: bool) -> tuple[str, str]:
-    """A champion v1 of model `toy` whose run logged the model and (optionally) data/schema.json."""
+def logged_run(tmp_path: Path, *, with_schema: bool = True) -> str:
+    """A run that logged the champion's model and (optionally) its data/schema.json; its id."""
     data_dir = tmp_path / "champion-data"
     split = Split(scaled(RAW[:60], CHAMPION), LABELS[:60])
     processed.save(data_dir, ProcessedData(CHAMPION, split, split, split))
@@ -142,15 +145,21 @@ def registered_champion(tmp_path: Path, *, with_schema: bool) -> tuple[str, str]
         run.log_model(champion_model(), flavor="sklearn", input_example=split.x[:2])
         if with_schema:
             run.log_artifacts([data_dir / processed.SCHEMA_FILE], artifact_path=processed.ARTIFACT_DIR)
-    version = registry.register(run.run_id, "toy", "accuracy", 0.5)
+    return run.run_id
+
+
+def registered_champion(tmp_path: Path, *, with_schema: bool) -> tuple[str, str]:
+    """Champion v1 of model `toy`, promoted with a stored accuracy of 0.5; (version, run id)."""
+    run_id = logged_run(tmp_path, with_schema=with_schema)
+    version = registry.register(run_id, "toy", "accuracy", 0.5)
     registry.set_champion("toy", version)
-    return version, run.run_id
+    return version, run_id
 
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    data_dir = tmp_path / "current"  # this run's processed data
+    data_dir = tmp_path / "data" / "processed" / "toy"  # this run's processed data
     test = Split(scaled(RAW[60:], CURRENT), 1 - LABELS[60:])
     processed.save(data_dir, ProcessedData(CURRENT, test, test, test))
     return data_dir
@@ -160,8 +169,7 @@ def test_the_registered_champion_is_rescored_on_this_runs_test_split(tmp_path: P
     version, run_id = registered_champion(tmp_path, with_schema=True)
     assert registry.champion("toy") == (version, 0.5, run_id)
     found = rescoring.champion_on_new_data("toy", version, run_id, store, "accuracy", timeout_seconds=5)
-    by_hand = accuracy_score(LABELS[60:], champion_model().predict(scaled(RAW[60:], CHAMPION)))
-    assert found == rescoring.Rescored("accuracy", pytest.approx(by_hand))
+    assert found == rescoring.Rescored("accuracy", pytest.approx(by_hand()))
 
 
 def test_a_champion_without_a_logged_schema_is_not_comparable(tmp_path: Path, store: Path):
@@ -169,3 +177,56 @@ def test_a_champion_without_a_logged_schema_is_not_comparable(tmp_path: Path, st
     found = rescoring.champion_on_new_data("toy", version, run_id, store, "accuracy", timeout_seconds=5)
     assert found.value is None
     assert found.reason.startswith("not comparable on the new data: ")
+
+
+# --- the promote stage decides on the new data ----------------------------------------------------
+
+
+def by_hand() -> float:
+    """The champion's accuracy on this run's test split, scored in its own scale."""
+    return accuracy_score(LABELS[60:], champion_model().predict(scaled(RAW[60:], CHAMPION)))
+
+
+def promote(tmp_path: Path, challenger: float, dry_run: str | None = None) -> dict:
+    params = config.load(ROOT / "params.yaml")
+    params = params.model_copy(update={"mlflow": params.mlflow.model_copy(update={"experiment_prefix": ""})})
+    entry = {
+        "metrics": {"test": {"accuracy": challenger}},
+        "train": {"task": "classification"},
+        "run": {"run_id": logged_run(tmp_path / "challenger")},
+    }
+    return promote_stage.promote_dataset("toy", {"toy-new": entry}, params, dry_run=dry_run)
+
+
+def test_a_challenger_must_beat_the_champion_on_the_new_data_not_its_stored_value(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    registered_champion(tmp_path, with_schema=True)
+    assert 0.8 < by_hand() < 0.95
+    record = promote(tmp_path, 0.8)  # beats the stored 0.5, not the champion on this test split
+    assert record["champion_on_new_data"] == pytest.approx(by_hand())
+    assert record["champion_stored"] == 0.5 and record["challenger"] == {
+        "experiment": "toy-new",
+        "value": 0.8,
+    }
+    assert (record["decision"], record["promoted"], record["margin"]) == ("keep the champion", False, 0.0)
+    assert registry.champion("toy")[0] == "1"
+    record = promote(tmp_path, 0.95, dry_run="a sweep")
+    assert record["would_promote"] and not record["promoted"] and registry.champion("toy")[0] == "1"
+    record = promote(tmp_path, 0.95)
+    assert (
+        record["decision"] == "promote"
+        and record["promoted"]
+        and registry.champion("toy")[0] == record["version"]
+    )
+
+
+def test_without_a_logged_schema_the_stored_value_decides_marked_not_comparable(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    registered_champion(tmp_path, with_schema=False)
+    record = promote(tmp_path, 0.8)
+    assert record["champion_on_new_data"] is None and record["promoted"]  # 0.8 beats the stored 0.5
+    assert "stored value (not comparable on the new data" in record["champion_basis"]
