@@ -230,6 +230,12 @@ def test_make_retrain_calls_the_module_with_its_arguments():
     assert "python -m pipeline.workflow.retrain --no-push train@iris-dnn" in result.stdout.splitlines()
 
 
+def test_a_stage_is_listed_once_with_its_first_outcome():
+    outcomes = dvc_log.Outcomes(ran=["sources"], unchanged=["fingerprint"])
+    outcomes.extend(dvc_log.Outcomes(ran=["train@a"], unchanged=["fingerprint", "sources"]))
+    assert (outcomes.ran, outcomes.unchanged) == (["sources", "train@a"], ["fingerprint"])
+
+
 def test_only_the_refresh_having_run_is_no_new_data():
     assert retrain.nothing_new(dvc_log.Outcomes(ran=["sources"], unchanged=["download@iris", "train@a"]))
     assert not retrain.nothing_new(dvc_log.Outcomes(ran=["sources", "download@iris"]))
