@@ -74,7 +74,9 @@ def promote_dataset(
             log.warning("%s: champion v%s is %s", dataset, version, rescored.reason)
     stored = current[1] if current else None
     on_new_data = rescored.value if rescored else None
-    champion_value, basis = promotion.champion_value(on_new_data, stored, rescored and rescored.reason)
+    champion_value, basis = promotion.champion_value(
+        on_new_data, stored, rescored.reason if rescored else None
+    )
     decision = promotion.decide(
         value, champion_value, metric=spec, margin=params.promote.margin, champion_exists=current is not None
     )

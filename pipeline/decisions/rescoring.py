@@ -19,7 +19,7 @@ import numpy as np
 
 from pipeline.core import storage
 from pipeline.core.errors import PipelineError
-from pipeline.datasets import processed
+from pipeline.datasets import processed, vocabulary
 from pipeline.datasets.processed import Schema, Split
 from pipeline.evaluation import scores
 from pipeline.models import prediction
@@ -27,7 +27,6 @@ from pipeline.models.backends import BACKENDS
 from pipeline.tracking import registry
 
 NOT_COMPARABLE = "not comparable on the new data"
-UNKNOWN = 1  # the id of a token the vocabulary lacks (pipeline.datasets.processed)
 
 
 class NotComparable(Exception):
@@ -75,9 +74,9 @@ def _scaler(schema: Schema, part: str) -> np.ndarray:
 
 
 def token_ids(x: np.ndarray, current: tuple[str, ...], champion: tuple[str, ...]) -> np.ndarray:
-    """Ids of this run's vocabulary as the champion's ids of the same tokens (unknown: UNKNOWN)."""
+    """Ids of this run's vocabulary as the champion's ids of the same tokens (or its unknown-token id)."""
     index = {token: i for i, token in enumerate(champion)}
-    return np.array([index.get(token, UNKNOWN) for token in current], dtype=x.dtype)[x]
+    return np.array([index.get(token, vocabulary.UNKNOWN_ID) for token in current], dtype=x.dtype)[x]
 
 
 def score(model: Any, champion: Schema, current: Schema, test: Split, metric: str) -> float:
