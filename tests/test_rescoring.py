@@ -12,11 +12,13 @@ from sklearn.metrics import accuracy_score, root_mean_squared_error
 
 from pipeline import config
 from pipeline.config import Experiment, Mlflow
+from pipeline.core import paths
 from pipeline.datasets import processed
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 from pipeline.decisions import promotion, rescoring
 from pipeline.tracking import registry, runs
 from stages import promote as promote_stage
+from stages import train as train_stage
 from tests.conftest import ROOT
 
 RNG = np.random.default_rng(0)
@@ -124,16 +126,16 @@ def test_the_decision_uses_the_new_data_value_when_there_is_one():
 # --- the champion from a real registry ----------------------------------------------------------
 
 
-def logged_run(tmp_path: Path, *, with_schema: bool = True) -> str:
-    """A run that logged the champion's model and (optionally) its data/schema.json; its id."""
-    data_dir = tmp_path / "champion-data"
+def logged_run(*, with_schema: bool = True) -> str:
+    """A training run of the champion's model, logged as stages/train.py logs one (`with_schema`
+    False: as runs logged before data/schema.json was); its id. Runs in the project (the cwd)."""
     split = Split(scaled(RAW[:60], CHAMPION), LABELS[:60])
-    processed.save(data_dir, ProcessedData(CHAMPION, split, split, split))
+    data = ProcessedData(CHAMPION, split, split, split)
     experiment = Experiment.model_validate(
         {
-            "name": "toy-logreg",
+            "name": "old-logreg",
             "seed": 0,
-            "dataset": "toy",
+            "dataset": "old",  # data/processed/old: what the champion was trained on
             "dataset_config": {"source": "sklearn", "name": "iris"},
             "backend": "sklearn",
             "model_name": "logreg",
@@ -141,16 +143,19 @@ def logged_run(tmp_path: Path, *, with_schema: bool = True) -> str:
             "mlflow": Mlflow(experiment_prefix="rescore-", required=True),
         }
     )
+    processed.save(paths.processed_dir("old"), data)
+    summary = {"data_hash": "0", "device": {"device_type": "CPU"}, "fit_seconds": 0.1}
     with runs.run(experiment, stage="train") as run:
-        run.log_model(champion_model(), flavor="sklearn", input_example=split.x[:2])
         if with_schema:
-            run.log_artifacts([data_dir / processed.SCHEMA_FILE], artifact_path=processed.ARTIFACT_DIR)
+            train_stage.log_training(run, experiment, summary, {}, [], champion_model(), data)
+        else:
+            run.log_model(champion_model(), flavor="sklearn", input_example=split.x[:2])
     return run.run_id
 
 
-def registered_champion(tmp_path: Path, *, with_schema: bool) -> tuple[str, str]:
+def registered_champion(*, with_schema: bool) -> tuple[str, str]:
     """Champion v1 of model `toy`, promoted with a stored accuracy of 0.5; (version, run id)."""
-    run_id = logged_run(tmp_path, with_schema=with_schema)
+    run_id = logged_run(with_schema=with_schema)
     version = registry.register(run_id, "toy", "accuracy", 0.5)
     registry.set_champion("toy", version)
     return version, run_id
@@ -158,22 +163,28 @@ def registered_champion(tmp_path: Path, *, with_schema: bool) -> tuple[str, str]
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tracking store and this run's processed data `toy` in the project `tmp_path` (the cwd)."""
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    data_dir = tmp_path / "data" / "processed" / "toy"  # this run's processed data
+    data_dir = paths.processed_dir("toy")
     test = Split(scaled(RAW[60:], CURRENT), 1 - LABELS[60:])
     processed.save(data_dir, ProcessedData(CURRENT, test, test, test))
     return data_dir
 
 
-def test_the_registered_champion_is_rescored_on_this_runs_test_split(tmp_path: Path, store: Path):
-    version, run_id = registered_champion(tmp_path, with_schema=True)
+def test_the_registered_champion_is_rescored_on_this_runs_test_split(store: Path):
+    import mlflow
+
+    version, run_id = registered_champion(with_schema=True)
+    client = mlflow.MlflowClient()
+    assert [a.path for a in client.list_artifacts(run_id, "data")] == ["data/schema.json"]  # train logs it
     assert registry.champion("toy") == (version, 0.5, run_id)
     found = rescoring.champion_on_new_data("toy", version, run_id, store, "accuracy", timeout_seconds=5)
     assert found == rescoring.Rescored("accuracy", pytest.approx(by_hand()))
 
 
-def test_a_champion_without_a_logged_schema_is_not_comparable(tmp_path: Path, store: Path):
-    version, run_id = registered_champion(tmp_path, with_schema=False)
+def test_a_champion_without_a_logged_schema_is_not_comparable(store: Path):
+    version, run_id = registered_champion(with_schema=False)
     found = rescoring.champion_on_new_data("toy", version, run_id, store, "accuracy", timeout_seconds=5)
     assert found.value is None
     assert found.reason.startswith("not comparable on the new data: ")
@@ -187,24 +198,21 @@ def by_hand() -> float:
     return accuracy_score(LABELS[60:], champion_model().predict(scaled(RAW[60:], CHAMPION)))
 
 
-def promote(tmp_path: Path, challenger: float, dry_run: str | None = None) -> dict:
+def promote(challenger: float, dry_run: str | None = None) -> dict:
     params = config.load(ROOT / "params.yaml")
     params = params.model_copy(update={"mlflow": params.mlflow.model_copy(update={"experiment_prefix": ""})})
     entry = {
         "metrics": {"test": {"accuracy": challenger}},
         "train": {"task": "classification"},
-        "run": {"run_id": logged_run(tmp_path / "challenger")},
+        "run": {"run_id": logged_run()},
     }
     return promote_stage.promote_dataset("toy", {"toy-new": entry}, params, dry_run=dry_run)
 
 
-def test_a_challenger_must_beat_the_champion_on_the_new_data_not_its_stored_value(
-    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.chdir(tmp_path)
-    registered_champion(tmp_path, with_schema=True)
+def test_a_challenger_must_beat_the_champion_on_the_new_data_not_its_stored_value(store: Path):
+    registered_champion(with_schema=True)
     assert 0.8 < by_hand() < 0.95
-    record = promote(tmp_path, 0.8)  # beats the stored 0.5, not the champion on this test split
+    record = promote(0.8)  # beats the stored 0.5, not the champion on this test split
     assert record["champion_on_new_data"] == pytest.approx(by_hand())
     assert record["champion_stored"] == 0.5 and record["challenger"] == {
         "experiment": "toy-new",
@@ -212,9 +220,9 @@ def test_a_challenger_must_beat_the_champion_on_the_new_data_not_its_stored_valu
     }
     assert (record["decision"], record["promoted"], record["margin"]) == ("keep the champion", False, 0.0)
     assert registry.champion("toy")[0] == "1"
-    record = promote(tmp_path, 0.95, dry_run="a sweep")
+    record = promote(0.95, dry_run="a sweep")
     assert record["would_promote"] and not record["promoted"] and registry.champion("toy")[0] == "1"
-    record = promote(tmp_path, 0.95)
+    record = promote(0.95)
     assert (
         record["decision"] == "promote"
         and record["promoted"]
@@ -222,11 +230,8 @@ def test_a_challenger_must_beat_the_champion_on_the_new_data_not_its_stored_valu
     )
 
 
-def test_without_a_logged_schema_the_stored_value_decides_marked_not_comparable(
-    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.chdir(tmp_path)
-    registered_champion(tmp_path, with_schema=False)
-    record = promote(tmp_path, 0.8)
+def test_without_a_logged_schema_the_stored_value_decides_marked_not_comparable(store: Path):
+    registered_champion(with_schema=False)
+    record = promote(0.8)
     assert record["champion_on_new_data"] is None and record["promoted"]  # 0.8 beats the stored 0.5
     assert "stored value (not comparable on the new data" in record["champion_basis"]
