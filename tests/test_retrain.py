@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from pipeline import config
+from pipeline.core import paths, storage
+from pipeline.decisions import gate
 from pipeline.workflow import dvc_log, retrain, retrain_report
 from tests.conftest import ROOT, make_project, run, shrink_params, subprocess_env
 
@@ -295,3 +297,19 @@ def test_the_report_sections_read_snapshots_drift_and_promotion():
 def test_no_new_data_is_the_whole_report():
     text = retrain.report_markdown(("main", "a" * 40), dvc_log.Outcomes(ran=["sources"]), None, "")
     assert text.endswith("**no new data: nothing retrained**\n") and "Gate" not in text
+
+
+def test_the_champion_table_is_reported_only_when_promote_ran(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    entry = {
+        "metric": "accuracy",
+        "challenger": {"experiment": "iris-logreg", "value": 0.9},
+        "decision": "promote",
+    }
+    storage.write_json(paths.PROMOTION, {"iris": entry})
+    result = gate.compare({}, {}, config.Gate())
+    baseline = ("main", "a" * 40)
+    shown = retrain.report_markdown(baseline, dvc_log.Outcomes(ran=["train@a", "promote"]), result, "")
+    assert "### Champion vs challenger on the same data" in shown
+    stopped = retrain.report_markdown(baseline, dvc_log.Outcomes(ran=["train@a"]), result, "")
+    assert "Champion vs challenger" not in stopped  # the gate refused: promotion.json is a previous run's

@@ -303,8 +303,9 @@ def report_markdown(
         "",
         gate.render(result),
     ]
-    if champions := retrain_report.champion_section(retrain_report.read(paths.PROMOTION)):
-        parts.append(champions)
+    promote_done = any("promote" in stages for stages in (outcomes.ran, outcomes.cached, outcomes.unchanged))
+    if promote_done and (champions := retrain_report.champion_section(retrain_report.read(paths.PROMOTION))):
+        parts.append(champions)  # not a previous run's record when the gate stopped promote
     parts += [f"### `dvc metrics diff` against {shown}", "", metrics_diff or "No metric changed.", ""]
     if paths.LEADERBOARD.exists():
         parts += [paths.LEADERBOARD.read_text().replace("# Leaderboard", "### Leaderboard", 1).strip(), ""]
