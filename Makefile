@@ -33,6 +33,7 @@ run: setup  ## the default pipeline on offline data
 	@$(call remind_lock,dvc.lock)
 
 refresh: setup  ## ask the live sources (http, sql, folder) for new data, then reproduce what changed
+	dvc repro fingerprint
 	PIPELINE_REFRESH=1 dvc repro --single-item --force sources
 	dvc repro
 

@@ -78,8 +78,11 @@ def log_training(
     schema = data.schema
     summary_schema = {key: value for key, value in schema.__dict__.items() if key != "vocabulary"}
     run.log_dataset(experiment.dataset, summary["data_hash"], source=str(data_dir), schema=summary_schema)
-    if schema.vocabulary is not None:  # what turns new text into the ids the model takes
-        run.log_artifacts([data_dir / processed.VOCABULARY_FILE], artifact_path="data")
+    # what turns new raw data into the model's inputs (scaler, columns, classes; text: the vocabulary)
+    inputs = [data_dir / processed.SCHEMA_FILE]
+    if schema.vocabulary is not None:
+        inputs.append(data_dir / processed.VOCABULARY_FILE)
+    run.log_artifacts(inputs, artifact_path=processed.ARTIFACT_DIR)
     log_drift(run, experiment.dataset)
     run.log_history(history)
     run.log_metrics({"fit_seconds": summary["fit_seconds"]})

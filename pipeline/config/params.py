@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML, YAMLError
 
 from pipeline.config.base import Backend, Name, Section
@@ -28,6 +28,8 @@ class ExperimentSpec(Section):
 
 
 class Params(Section):
+    model_config = ConfigDict(**Section.model_config, serialize_by_alias=True)  # `validate:` back out
+
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 42  # NumPy's seed range
     datasets: dict[Name, DatasetConfig]
     refresh: Refresh = Refresh()

@@ -26,6 +26,7 @@ DETAILS = "details.json"
 SAMPLES = "samples.txt"
 METRICS = "metrics.json"
 PLOTS = "plots"
+SNAPSHOT = "snapshot.json"  # in a table's raw directory, beside its data
 
 
 def raw_dir(dataset: str) -> Path:
@@ -47,6 +48,11 @@ def drift_report(dataset: str) -> Path:
 
 def drift_plot(dataset: str) -> Path:
     return DRIFT_DIR / f"{dataset}.png"
+
+
+def snapshot_file(dataset: str) -> Path:
+    """What one fetch of a table source holds and where it came from (pipeline.datasets.snapshot)."""
+    return raw_dir(dataset) / SNAPSHOT
 
 
 def processed_dir(dataset: str) -> Path:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import TableFields
-from pipeline.core import storage
+from pipeline.core import paths, storage
 from pipeline.datasets.sources import tables
 
-FILE_NAME = "snapshot.json"
+FILE_NAME = paths.SNAPSHOT
 
 
 def plain(value: Any) -> Any:

@@ -70,7 +70,7 @@ def check_token(name: str, cfg: DatasetConfig, timeout: float) -> dict:
     the source cannot be reached.
     """
     kind = sources.kind(cfg)
-    path = paths.raw_dir(name) / snapshot.FILE_NAME
+    path = paths.snapshot_file(name)
     recorded = snapshot.read(path.parent)
     if recorded is not None and recorded["source"] != kind.location(name, cfg):
         recorded = None  # a snapshot of another URL, query or folder: this source is new
