@@ -10,6 +10,7 @@ Any failure is one PipelineError naming the key.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,18 +76,26 @@ def check_sklearn(model: config.SklearnModelConfig, n_jobs: int) -> None:
     pipeline = families.get(model.family).build(model, ANY_DATA, 0, n_jobs)
     for _, step in pipeline.steps:
         step._validate_params()  # the constraints check `fit` starts with (sklearn.utils._param_validation)
-        _no_stray_mappings(step)
+        _no_stray_values(step)
 
 
-def _no_stray_mappings(step: Any) -> None:
-    """A mapping passes scikit-learn's "array-like" constraint but fails in `fit`: allow it only where
-    the constraints name `dict` (`class_weight`)."""
+def _no_stray_values(step: Any) -> None:
+    """Values scikit-learn's constraints let through but that are mistakes: a mapping (it passes as
+    "array-like", then fails in `fit`) where the constraints name no `dict` (`class_weight`), an
+    infinite or NaN number, and true/false where the default is a number (a bool is an int to Python)."""
     constraints = getattr(step, "_parameter_constraints", {})
+    defaults = type(step)().get_params(deep=False)
     for key, value in step.get_params(deep=False).items():
+        default = defaults.get(key)
         if isinstance(value, dict) and dict not in constraints.get(key, [dict]):
-            raise PipelineError(
-                f"the {key!r} parameter of {type(step).__name__} takes no mapping, got {value!r}"
-            )
+            problem = "takes no mapping"
+        elif isinstance(value, float) and not math.isfinite(value):
+            problem = "takes a finite number"
+        elif isinstance(value, bool) and isinstance(default, int | float) and not isinstance(default, bool):
+            problem = f"takes a number (default {default!r}), not true/false"
+        else:
+            continue
+        raise PipelineError(f"the {key!r} parameter of {type(step).__name__} {problem}, got {value!r}")
 
 
 def known_schema(name: str, cfg: DatasetConfig) -> Schema | None:
