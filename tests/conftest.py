@@ -172,7 +172,9 @@ def postgres() -> Iterator[Postgres]:
     env = {**subprocess_env(), "POSTGRES_STATE_DIR": str(state), "POSTGRES_PORT": str(free_port())}
 
     def script(command: str) -> str:
-        result = subprocess.run([ROOT / "scripts" / "postgres", command], env=env, text=True, capture_output=True)
+        result = subprocess.run(
+            [ROOT / "scripts" / "postgres", command], env=env, text=True, capture_output=True
+        )
         if result.returncode != 0:
             pytest.fail(f"scripts/postgres {command}: {result.stderr.strip()}")
         return result.stdout.strip()

@@ -1,4 +1,4 @@
-"""scripts/postgres: a real server that takes the generated password over TCP, and a taken port is one line."""
+"""scripts/postgres: a real server takes the generated password over TCP; a taken port is one line."""
 
 from __future__ import annotations
 
