@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Every stage is a new process: without cached bytecode each one spends ~15 s compiling TensorFlow.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup run fashion test test-fast lint retrain backfill
+.PHONY: setup run fashion test test-fast lint retrain backfill co2-demo postgres-up postgres-down
 
 setup: $(VENV)/.synced
 
@@ -57,6 +57,16 @@ node_modules/.package-lock.json: package.json package-lock.json
 retrain: setup  ## pull -> repro -> gate -> push with the run-cache (docs/ci-retraining.md)
 	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
 	python -m pipeline.workflow.retrain $(RETRAIN_ARGS)
+
+co2-demo: setup  ## continuous training played: new data -> retrain; none -> nothing runs; broken -> stopped
+	python scripts/co2-demo
+
+postgres-up:  ## a local PostgreSQL on 127.0.0.1 (scripts/postgres; prints its URL)
+	scripts/ensure-debian-packages postgresql
+	scripts/postgres up
+
+postgres-down:  ## stop it (the data stays in .services/postgres)
+	scripts/postgres down
 
 .PHONY: bench bench-quick
 
