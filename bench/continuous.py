@@ -1,0 +1,113 @@
+"""Benchmark 6: continuous training on the co2 suite — what checking a live source costs when nothing
+changed, and what a retrain costs when it did.
+
+In a project copy of the co2 suite fed by scripts/co2-feed over HTTP on 127.0.0.1 (data up to 1990):
+one full `dvc repro` (timed); then, with the feed unchanged, `dvc repro` runs (the `sources` stage asks
+the feed, finds the same ETag and writes the same token: nothing else runs) next to `dvc status` (DVC
+reading the pipeline without running anything) and `python -m stages.sources` alone (the check
+itself); then, each time after the feed publishes one more year, a `dvc repro` (download, validate,
+preprocess and every experiment of co2 run again). Medians of several runs.
+
+`--quick`: the ridge experiment only, 3 runs of each.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import cli, commands, results
+from pipeline.core import markdown
+from pipeline.workflow import co2_feed, dvc_log, project_copy
+
+log = logging.getLogger("bench.continuous")
+
+FIRST_YEAR = 1990
+NOOP_STAGES = {"sources"}  # what an unchanged feed may run
+
+
+def suite_params(url: str, quick: bool):
+    def edit(params: dict) -> None:
+        params["datasets"]["co2"]["url"] = url
+        if quick:
+            params["experiments"] = {"co2-ridge": params["experiments"]["co2-ridge"]}
+
+    return edit
+
+
+def measure(suite: Path, feed: Path, repeats: int) -> dict[str, Any]:
+    env = commands.project_env(suite.parent)
+    log.info("full dvc repro")
+    full = commands.run(["dvc", "repro"], suite, env=env)
+    unchanged, status, check = [], [], []
+    for index in range(repeats):
+        log.info("unchanged feed %d/%d", index + 1, repeats)
+        timed = commands.run(["dvc", "repro"], suite, env=env)
+        if set(dvc_log.executed_stages(timed.stdout)) - NOOP_STAGES:
+            raise commands.BenchError(f"dvc repro with an unchanged feed ran stages:\n{timed.stdout}")
+        unchanged.append(timed.seconds)
+        status.append(commands.run(["dvc", "status"], suite, env=env).seconds)
+        check.append(commands.run(["python", "-m", "stages.sources"], suite, env=env).seconds)
+    changed, changed_stages = [], []
+    for index in range(repeats):
+        log.info("changed feed %d/%d: %s", index + 1, repeats, co2_feed.feed(feed, "advance"))
+        timed = commands.run(["dvc", "repro"], suite, env=env)
+        changed.append(timed.seconds)
+        changed_stages = dvc_log.executed_stages(timed.stdout)
+    return {
+        "full_seconds": full.seconds,
+        "full_stages": len(dvc_log.executed_stages(full.stdout)),
+        "unchanged_seconds": unchanged,
+        "status_seconds": status,
+        "check_seconds": check,
+        "changed_seconds": changed,
+        "changed_stages": changed_stages,
+    }
+
+
+def _row(label: str, seconds: list[float]) -> list[str]:
+    return [label, f"{commands.median(seconds):.2f}", " / ".join(f"{s:.2f}" for s in seconds)]
+
+
+def render(result: dict[str, Any], quick: bool) -> str:
+    extra = commands.median(result["unchanged_seconds"]) - commands.median(result["status_seconds"])
+    return "\n\n".join(
+        [
+            f"The co2 suite{' (quick: ridge only)' if quick else ''} in a fresh project copy, fed over HTTP "
+            f"on 127.0.0.1 with weekly CO2 up to {FIRST_YEAR}: a full `dvc repro` ran "
+            f"{result['full_stages']} stages in {result['full_seconds']:.1f} s.",
+            markdown.table(
+                ["run", "median s", "runs"],
+                [
+                    _row("`dvc repro`, feed unchanged (only `sources` runs)", result["unchanged_seconds"]),
+                    _row("`dvc status` (no stage runs)", result["status_seconds"]),
+                    _row("`python -m stages.sources` alone (the check)", result["check_seconds"]),
+                    _row("`dvc repro` after one more year arrived", result["changed_seconds"]),
+                ],
+                "lrl",
+            ),
+            f"An unchanged live source costs {extra:+.2f} s over `dvc status`: one short process asking "
+            "the feed for its ETag. A new year re-ran "
+            f"{len(result['changed_stages'])} stages: {', '.join(result['changed_stages'])}.",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = cli.parser(__doc__).parse_args(argv)
+    started = time.perf_counter()
+    with commands.workdir("continuous", keep=args.keep) as work:
+        feed = work / "feed"
+        co2_feed.feed(feed, "publish", "--until", str(FIRST_YEAR))
+        with co2_feed.serve(feed) as url:
+            copy = project_copy.make(
+                work / "project", suite="co2", edit_suite_params=suite_params(url, args.quick)
+            )
+            result = measure(copy / "co2", feed, 3 if args.quick else 5)
+    results.publish("continuous", args, render(result, args.quick), result, started)
+
+
+if __name__ == "__main__":
+    cli.main_wrapper(main)
