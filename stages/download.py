@@ -1,4 +1,8 @@
-"""DVC stage `download@<dataset>`: fetch a data set's raw files, verified, into data/raw/<dataset>/."""
+"""DVC stage `download@<dataset>`: fetch a data set's raw files, verified, into data/raw/<dataset>/.
+
+A table source (csv, http, sql, folder) also writes snapshot.json there: rows, columns, time range,
+the table's sha256 and the check token the `sources` stage compares (pipeline.datasets.snapshot).
+"""
 
 from __future__ import annotations
 

@@ -2,8 +2,11 @@
 
 The best experiment of each dataset (by the task's metric in `promote.metrics`) is registered as a
 new version of the MLflow model `<mlflow.experiment_prefix><dataset>` and becomes `champion` only if
-it beats the current champion by more than `promote.margin`; a tie never demotes. The decisions go
-to reports/promotion.json. Face-completion experiments predict pixels and are not promoted.
+it beats the current champion by more than `promote.margin`; a tie never demotes. The champion is
+judged on the same data: re-scored on this run's test split (pipeline/decisions/rescoring.py), or,
+when it cannot take this data, by its stored value, marked "not comparable on the new data". The
+decisions go to reports/promotion.json ("challenger", "champion_on_new_data", "champion_stored",
+"margin", "decision"). Face-completion experiments predict pixels and are not promoted.
 
 Outside the workspace (a queued or `--temp` experiment, or PIPELINE_PROMOTE_DRY_RUN=1) the stage
 only records what it would promote (`"would_promote"`, `"dry_run"`): the registry stays as it was.
@@ -17,7 +20,7 @@ from collections import defaultdict
 from pipeline import config
 from pipeline.core import metrics, paths, storage
 from pipeline.core.errors import PipelineError
-from pipeline.decisions import promotion
+from pipeline.decisions import promotion, rescoring
 from pipeline.tracking import registry
 from stages import cli
 
@@ -61,16 +64,31 @@ def promote_dataset(
     model_name = f"{params.mlflow.experiment_prefix}{dataset}"
     timeout = params.mlflow.timeout_seconds
     current = registry.champion(model_name, metric_name=metric, timeout_seconds=timeout)
+    rescored = None
+    if current is not None:
+        version, _, champion_run = current
+        rescored = rescoring.champion_on_new_data(
+            model_name, version, champion_run, paths.processed_dir(dataset), metric, timeout_seconds=timeout
+        )
+        if rescored.reason:
+            log.warning("%s: champion v%s is %s", dataset, version, rescored.reason)
+    stored = current[1] if current else None
+    on_new_data = rescored.value if rescored else None
+    champion_value, basis = promotion.champion_value(
+        on_new_data, stored, rescored.reason if rescored else None
+    )
     decision = promotion.decide(
-        value,
-        current[1] if current else None,
-        metric=spec,
-        margin=params.promote.margin,
-        champion_exists=current is not None,
+        value, champion_value, metric=spec, margin=params.promote.margin, champion_exists=current is not None
     )
     record.update(
         model=model_name,
         champion_before=current[0] if current else None,
+        challenger={"experiment": best, "value": value},
+        champion_on_new_data=on_new_data,
+        champion_stored=stored,
+        champion_basis=basis if current else None,
+        margin=params.promote.margin,
+        decision="promote" if decision.promote else "keep the champion",
         would_promote=decision.promote,
         reason=decision.reason,
     )

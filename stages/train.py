@@ -12,7 +12,7 @@ import io
 
 from pipeline import config
 from pipeline.core import paths, storage
-from pipeline.datasets import processed
+from pipeline.datasets import drift, processed
 from pipeline.models import building, families, persistence, training
 from pipeline.tracking import runs
 from pipeline.tracking.run import Run
@@ -78,12 +78,25 @@ def log_training(
     schema = data.schema
     summary_schema = {key: value for key, value in schema.__dict__.items() if key != "vocabulary"}
     run.log_dataset(experiment.dataset, summary["data_hash"], source=str(data_dir), schema=summary_schema)
-    if schema.vocabulary is not None:  # what turns new text into the ids the model takes
-        run.log_artifacts([data_dir / processed.VOCABULARY_FILE], artifact_path="data")
+    # what turns new raw data into the model's inputs (scaler, columns, classes; text: the vocabulary)
+    inputs = [data_dir / processed.SCHEMA_FILE]
+    if schema.vocabulary is not None:
+        inputs.append(data_dir / processed.VOCABULARY_FILE)
+    run.log_artifacts(inputs, artifact_path=processed.ARTIFACT_DIR)
+    log_drift(run, experiment.dataset)
     run.log_history(history)
     run.log_metrics({"fit_seconds": summary["fit_seconds"]})
     flavor = families.get(experiment.model.family).flavor
     run.log_model(model, flavor=flavor, input_example=data.train.x[:5])
+
+
+def log_drift(run: Run, dataset: str) -> None:
+    """validate@'s drift report and plot of the data the model learnt from (tables only)."""
+    report_path = paths.drift_report(dataset)
+    if not report_path.is_file() or (report := storage.read_json(report_path))["status"] == "skipped":
+        return
+    run.log_artifacts([report_path, paths.drift_plot(dataset)], artifact_path="data/drift")
+    run.log_metrics(drift.summary(report))
 
 
 if __name__ == "__main__":

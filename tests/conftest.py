@@ -54,7 +54,8 @@ def make_data(task: str = "classification", layout: str = "image", n_train: int 
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves the fixture's directory; answers 500 for the first `failures[path]` requests of a path."""
+    """Serves the fixture's directory; answers 500 for the first `failures[path]` requests of a path.
+    Headers named (lower case) in `omit_headers` are left out; `etags` adds an ETag of each file."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         remaining = self.server.failures.get(self.path, 0)
@@ -64,6 +65,16 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             return
         self.server.hits.append(self.path)
         super().do_GET()
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() not in self.server.omit_headers:
+            super().send_header(keyword, value)
+
+    def end_headers(self) -> None:
+        served = Path(self.translate_path(self.path))
+        if self.server.etags and served.is_file():
+            super().send_header("ETag", f'"{storage.sha256_file(served)[:16]}"')
+        super().end_headers()
 
     def log_message(self, *args) -> None:
         pass
@@ -76,7 +87,7 @@ def http_server(tmp_path: Path) -> Iterator[tuple[str, Path, http.server.Threadi
     served.mkdir()
     handler = lambda *a, **kw: _Handler(*a, directory=str(served), **kw)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.failures, server.hits = {}, []
+    server.failures, server.hits, server.omit_headers, server.etags = {}, [], set(), False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", served, server

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.datasets import stamps
 from pipeline.workflow import co2_feed, dvc_log, project_copy
 from pipeline.workflow.environment import child_env
 from tests.conftest import run, shrink_params
@@ -48,9 +49,9 @@ def retrain(suite: Path, *args: str, check: bool = True):
 
 
 def refresh_and_repro(suite: Path, target: str, env: dict[str, str], check: bool = True):
-    """Ask the live sources (the `sources` stage runs only when forced), then `dvc repro target`."""
+    """Ask the live sources (`make refresh`: `sources` forced with PIPELINE_REFRESH=1), then `dvc repro target`."""
     run(["dvc", "repro", "fingerprint"], suite, env=env)
-    run(["dvc", "repro", "--single-item", "--force", "sources"], suite, env=env)
+    run(["dvc", "repro", "--single-item", "--force", "sources"], suite, env={**env, stamps.REFRESH_ENV: "1"})
     return run(["dvc", "repro", target], suite, env=env, check=check)
 
 

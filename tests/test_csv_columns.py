@@ -76,7 +76,7 @@ def test_categories_come_from_the_training_rows_only():
         (
             MIXED,
             {"target": "label", "drop": ["weight"]},
-            r"datasets.mine.drop: column 'weight' is not in the CSV",
+            r"datasets.mine.drop: column 'weight' is not in the table",
         ),
         ("a,b,label\n1,x,0\n2,,1\n", {"target": "label"}, "column 'b' has empty values"),
         (

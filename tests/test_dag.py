@@ -58,7 +58,7 @@ def fingerprint_files() -> dict[str, set[str]]:
 
 def test_the_fingerprint_stage_reads_all_code_and_covers_every_other_stage():
     body = pipeline_stages()["fingerprint"]
-    assert body["deps"] == ["params.yaml", *PACKAGES]  # checks the whole params file first
+    assert body["deps"] == ["params.yaml", *PACKAGES, "uv.lock"]  # checks the whole params file first
     assert body["outs"] == [{"fingerprints": {"persist": True}}]  # kept when the check fails
     run = {entry(stage) for name, stage in pipeline_stages().items() if name != "fingerprint"}
     assert set(fingerprinted_stages()) == run
@@ -68,9 +68,14 @@ def test_the_fingerprint_stage_reads_all_code_and_covers_every_other_stage():
 def test_a_stage_depends_on_its_own_fingerprint_and_lists_no_module(name):
     body = pipeline_stages()[name]
     stage = entry(body)
-    per_backend = len(graph().stage_modules(stage)) > 1  # then a foreach over experiments
-    own = f"fingerprints/{stage}-${{item.backend}}.txt" if per_backend else f"fingerprints/{stage}.txt"
-    assert [dep for dep in body["deps"] if dep.split("/")[0] in (*PACKAGES, "fingerprints")] == [own]
+    names = sorted(graph().stage_modules(stage))  # one per backend when it reaches the backends
+    per_item = len(names) > 1 and "${" in body["cmd"]  # a foreach over experiments: its item's backend
+    own = (
+        [f"fingerprints/{stage}-${{item.backend}}.txt"]
+        if per_item
+        else [f"fingerprints/{n}.txt" for n in names]
+    )
+    assert [dep for dep in body["deps"] if dep.split("/")[0] in (*PACKAGES, "fingerprints")] == own
 
 
 def declared_outputs(stage: str, key: str) -> set[str]:
@@ -88,6 +93,7 @@ def test_dvc_yaml_outputs_are_where_the_paths_module_says_stages_write():
         "fingerprint": {paths.FINGERPRINTS_DIR},
         "sources": {paths.SOURCES_DIR},
         "download": {paths.raw_dir("x")},
+        "validate": {paths.drift_report("x"), paths.drift_plot("x"), paths.reference_dir("x")},
         "preprocess": {paths.processed_dir("x")},
         "train": {paths.model_dir("x"), *results(paths.TRAIN_SUMMARY, paths.RUN_RECORD, paths.HISTORY)},
         "evaluate": {paths.metrics_file("x"), *results(paths.DETAILS, paths.SAMPLES, paths.PLOTS)},
@@ -162,7 +168,9 @@ def iris_project(tmp_path_factory) -> tuple[Path, dict[str, set[str]]]:
 
 def unfingerprinted(stage: str, loaded: set[str], backend: str | None = None) -> list[str]:
     """What `stage` loaded that its fingerprint leaves out, though an edit of it could change outputs."""
-    covered = fingerprint_files()[f"{stage}-{backend}" if backend else stage]
+    files = fingerprint_files()
+    names = [f"{stage}-{backend}"] if backend else [n for n in files if n.split("-")[0] == stage]
+    covered = set().union(*(files[name] for name in names))
     return sorted(file for file in loaded - covered if graph().matters(ROOT / file))
 
 

@@ -11,7 +11,12 @@ from importlib.metadata import packages_distributions
 from pipeline.workflow.fingerprints import PACKAGES
 from tests.conftest import ROOT
 
-NOT_IMPORTED = {"dvc": "runs the stages", "pip": "MLflow records its version in each logged model"}
+NOT_IMPORTED = {
+    "dvc": "runs the stages",
+    "pip": "MLflow records its version in each logged model",
+    "pyarrow": "pandas reads and writes parquet tables with it",
+    "psycopg2-binary": "SQLAlchemy's PostgreSQL driver (postgresql:// URLs of `sql` sources)",
+}
 
 
 def canonical(name: str) -> str:

@@ -137,13 +137,53 @@ def test_the_stage_writes_the_folder_or_reports_one_line_and_exit_2(tmp_path, mo
     (tmp_path / "params.yaml").write_text("datasets: {}\n")  # the stage checks the params file first
     written = tmp_path / "fingerprints"
     assert in_process(fingerprint_stage.main, ["report", "promote"]) == (0, [])
-    assert sorted(path.name for path in written.iterdir()) == ["promote.txt", "report.txt"]
+    names = ["promote-keras.txt", "promote-sklearn.txt", "report.txt"]  # promote loads either backend's model
+    assert sorted(path.name for path in written.iterdir()) == names
     code, records = in_process(fingerprint_stage.main, ["report", "trian"])
     assert code == 2 and records[0].getMessage().startswith("no stage entry point stages/trian.py")
-    assert sorted(path.name for path in written.iterdir()) == ["promote.txt", "report.txt"]  # kept whole
+    assert sorted(path.name for path in written.iterdir()) == names  # kept whole
 
 
 def test_undecodable_source_is_one_clear_error(code):
     (code / "pipeline/decisions/report.py").write_bytes(b"x = 1\x00\n")
     with pytest.raises(PipelineError, match="pipeline/decisions/report.py"):
         ImportGraph(code).stage_modules("report")
+
+
+def _bump(lock: Path, distribution: str) -> None:
+    """Change the version of `distribution` in a uv.lock."""
+    text = lock.read_text()
+    entry = f'[[package]]\nname = "{distribution}"\nversion = "'
+    assert entry in text
+    lock.write_text(text.replace(entry, entry + "99.", 1))
+
+
+def _changed(code: Path, distribution: str) -> set[str]:
+    fingerprints.write(code / "before", STAGES, root=code)
+    _bump(code / "uv.lock", distribution)
+    fingerprints.write(code / "after", STAGES, root=code)
+    return {
+        path.stem
+        for path in (code / "after").iterdir()
+        if path.read_text() != (code / "before" / path.name).read_text()
+    }
+
+
+def test_a_tensorflow_bump_changes_only_the_stages_that_import_it(code):
+    assert _changed(code, "tensorflow") == {"train-keras"}  # not train-sklearn, not the data stages
+    assert "  tensorflow\n" in (code / "after/train-keras.txt").read_text()
+
+
+def test_a_dependency_of_an_imported_library_counts(code):
+    changed = _changed(code, "scikit-learn")
+    assert {"train-sklearn", "evaluate-sklearn", "preprocess"} <= changed
+    assert "report" not in changed
+    lock = fingerprints.Lock(code / "uv.lock")
+    assert "keras" in lock.closure(["tensorflow"])  # a keras bump under tensorflow re-runs train-keras
+    assert "tensorflow" not in lock.closure(["keras"])
+
+
+def test_a_broken_lock_file_is_one_clear_error(code):
+    (code / "uv.lock").write_text("[[package]\n")
+    with pytest.raises(PipelineError, match="cannot read .*uv.lock .*git checkout uv.lock"):
+        fingerprints.texts(["report"], root=code)

@@ -144,3 +144,39 @@ def test_every_registered_metric_is_gated_in_its_own_direction(spec):
     )
     assert verdicts(result) == {("b", name): gate.BETTER, ("w", name): gate.REGRESSED}
     assert f"| w | {name} | {spec.direction} |" in gate.render(result)
+
+
+def lock(**data_hashes: str) -> dict:
+    """A parsed dvc.lock whose train@<experiment> stages read processed data of these hashes."""
+    return {
+        "stages": {
+            f"train@{name}": {
+                "deps": [{"path": f"data/processed/{name}", "md5": digest}, {"path": "x", "md5": "1"}]
+            }
+            for name, digest in data_hashes.items()
+        }
+        | {"download@iris": {"deps": [{"path": "sources/iris", "md5": "0"}]}}
+    }
+
+
+def test_only_experiments_whose_data_changed_are_new_data():
+    assert gate.data_changed(lock(a="1.dir", b="2.dir"), lock(a="1.dir", b="3.dir", c="4.dir")) == {"b"}
+    assert gate.data_changed({}, lock(a="1.dir")) == set()
+
+
+def test_a_regression_on_new_data_is_reference_only_and_passes():
+    result = gate.compare(
+        {"a": {"accuracy": 0.9}, "b": {"accuracy": 0.9}},
+        {"a": {"accuracy": 0.91}, "b": {"accuracy": 0.5}},
+        GATE,
+        new_data={"b"},
+    )
+    assert result.passed
+    assert verdicts(result) == {("a", "accuracy"): gate.BETTER, ("b", "accuracy"): gate.NEW_DATA}
+    assert "new data: reference only" in gate.render(result)
+    assert "(0 new, 1 on new data: reference only)" in result.summary()
+
+
+def test_a_metric_lost_on_new_data_still_fails():
+    result = gate.compare({"b": {"accuracy": 0.9}}, {"b": {}}, GATE, new_data={"b"})
+    assert verdicts(result) == {("b", "accuracy"): gate.MISSING} and not result.passed

@@ -102,7 +102,13 @@ def test_editing_an_experiment_re_runs_its_evaluation_through_train(project):
 
 def test_editing_one_dataset_marks_only_its_chain(project):
     edit_params(project, lambda p: p["datasets"]["sunspots"].update(window=6))
-    assert stale_stages(project) == {"fingerprint", "sources", "download@sunspots", "preprocess@sunspots"}
+    assert stale_stages(project) == {
+        "fingerprint",
+        "sources",
+        "download@sunspots",
+        "validate@sunspots",
+        "preprocess@sunspots",
+    }
     run(["git", "checkout", "params.yaml"], project)
 
 

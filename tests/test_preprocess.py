@@ -110,7 +110,7 @@ def test_csv_regression_with_time_column(tmp_path):
 @pytest.mark.parametrize(
     ("text", "fields", "message"),
     [
-        ("a,b\n1,2\n3,4\n", {"target": "label"}, "column 'label' is not in the CSV"),
+        ("a,b\n1,2\n3,4\n", {"target": "label"}, "column 'label' is not in the table"),
         ("a,label\n1,x\n2,x\n3,x\n4,x\n", {"target": "label"}, "single class"),
         ("a,label\n", {"target": "label"}, "is empty"),
         ("a,label\nfoo,1\n2,0\n3,1\n4,0\n5,1\n6,0\n", {"target": "label"}, "non-numeric"),

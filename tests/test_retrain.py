@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 from pipeline import config
-from pipeline.workflow import dvc_log, retrain
+from pipeline.core import paths, storage
+from pipeline.decisions import gate
+from pipeline.workflow import dvc_log, retrain, retrain_report
 from tests.conftest import ROOT, make_project, run, shrink_params, subprocess_env
 
 TRAINING = {"train@iris-logreg", "train@iris-dnn", "train@sunspots-ridge"}
@@ -120,6 +122,18 @@ def test_a_fresh_clone_restores_every_stage_from_the_run_cache(setup):
 
 
 @pytest.mark.e2e
+def test_unchanged_sources_code_and_params_retrain_nothing_and_push_nothing(setup):
+    assert setup["first"].returncode == 0
+    before = remote_files(setup["remote"])
+    report = setup["base"] / "unchanged.md"
+    result = retrain_in(setup["project"], setup["env"], "--report", str(report))
+    assert result.returncode == 0, output(result)
+    assert set(dvc_log.stage_outcomes(result.stdout).ran) <= set(retrain.REFRESH)
+    assert "no new data: nothing retrained" in output(result) and "no new data" in report.read_text()
+    assert remote_files(setup["remote"]) == before
+
+
+@pytest.mark.e2e
 def test_a_regression_fails_the_gate_with_its_table_and_pushes_nothing(setup):
     project, remote = setup["project"], setup["remote"]
     assert setup["first"].returncode == 0
@@ -134,8 +148,14 @@ def test_a_regression_fails_the_gate_with_its_table_and_pushes_nothing(setup):
 
     assert result.returncode == 1, output(result)
     outcomes = dvc_log.stage_outcomes(result.stdout)
-    # the params check, then the edited experiment; promote never ran
-    assert set(outcomes.ran) == {"fingerprint", "train@iris-logreg", "evaluate@iris-logreg", "report"}
+    # the params check, the refresh, then the edited experiment; promote never ran
+    assert set(outcomes.ran) == {
+        "fingerprint",
+        "sources",
+        "train@iris-logreg",
+        "evaluate@iris-logreg",
+        "report",
+    }
     log = output(result)
     assert "| iris-logreg | accuracy | higher | 0.9333 |" in log and "**REGRESSED** |" in log
     assert "| sunspots-ridge | rmse | lower |" in log and "| same |" in log
@@ -210,3 +230,86 @@ def test_make_retrain_calls_the_module_with_its_arguments():
     )
     assert result.returncode == 0, result.stderr
     assert "python -m pipeline.workflow.retrain --no-push train@iris-dnn" in result.stdout.splitlines()
+
+
+def test_a_stage_is_listed_once_with_its_first_outcome():
+    outcomes = dvc_log.Outcomes(ran=["sources"], unchanged=["fingerprint"])
+    outcomes.extend(dvc_log.Outcomes(ran=["train@a"], unchanged=["fingerprint", "sources"]))
+    assert (outcomes.ran, outcomes.unchanged) == (["sources", "train@a"], ["fingerprint"])
+
+
+def test_only_the_refresh_having_run_is_no_new_data():
+    assert retrain.nothing_new(dvc_log.Outcomes(ran=["sources"], unchanged=["download@iris", "train@a"]))
+    assert not retrain.nothing_new(dvc_log.Outcomes(ran=["sources", "download@iris"]))
+    assert not retrain.nothing_new(dvc_log.Outcomes(cached=["train@a"]))
+
+
+def test_the_report_sections_read_snapshots_drift_and_promotion():
+    now = {
+        "co2": {"rows": 130, "time_range": ["1958-03-29", "2001-12-29"], "fetched_at": "2026-12-02T12:00:00Z"}
+    }
+    data = retrain_report.data_section(now, {"co2": {"rows": 100}})
+    assert "| co2 | 100 | 130 | +30 | 1958-03-29 .. 2001-12-29 | 2026-12-02T12:00:00Z |" in data
+    assert "| co2 | - | 130 | - |" in retrain_report.data_section(now, {"co2": None})  # no baseline snapshot
+    drift = retrain_report.drift_section(
+        {
+            "co2": {
+                "status": "warn",
+                "method": "psi",
+                "features": {
+                    "co2": {"score": 0.4, "drifted": True},
+                    "month": {"score": 0.0, "drifted": False},
+                },
+                "label": {"score": 0.3, "drifted": True},
+            },
+            "iris": {"status": "skipped", "features": {}, "label": None},
+        }
+    )
+    assert "| co2 | warn | psi | co2, label |" in drift and "| iris | skipped | - | - |" in drift
+    promotion = {
+        "co2": {
+            "metric": "rmse",
+            "challenger": {"experiment": "co2-ridge", "value": 0.51},
+            "champion_on_new_data": 0.62,
+            "champion_stored": 0.4,
+            "margin": 0.0,
+            "decision": "promote",
+        },
+        "iris": {
+            "metric": "accuracy",
+            "challenger": {"experiment": "iris-logreg", "value": 0.9},
+            "champion_on_new_data": None,
+            "champion_stored": 0.95,
+            "champion_basis": "the champion's stored value (not comparable on the new data: columns)",
+            "margin": 0.0,
+            "decision": "keep the champion",
+        },
+        "text": {"promoted": False, "reason": "registry unavailable"},
+    }
+    table = retrain_report.champion_section(promotion)
+    assert "| co2 | rmse | co2-ridge 0.51 | 0.62 | 0.4 | 0 | promote |" in table
+    assert "| iris | accuracy | iris-logreg 0.9 | - | 0.95 | 0 | keep the champion |" in table
+    assert "- iris: the champion's stored value (not comparable on the new data: columns)" in table
+    assert "text" not in table
+    assert retrain_report.champion_section(None) == retrain_report.drift_section({}) == ""
+
+
+def test_no_new_data_is_the_whole_report():
+    text = retrain.report_markdown(("main", "a" * 40), dvc_log.Outcomes(ran=["sources"]), None, "")
+    assert text.endswith("**no new data: nothing retrained**\n") and "Gate" not in text
+
+
+def test_the_champion_table_is_reported_only_when_promote_ran(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    entry = {
+        "metric": "accuracy",
+        "challenger": {"experiment": "iris-logreg", "value": 0.9},
+        "decision": "promote",
+    }
+    storage.write_json(paths.PROMOTION, {"iris": entry})
+    result = gate.compare({}, {}, config.Gate())
+    baseline = ("main", "a" * 40)
+    shown = retrain.report_markdown(baseline, dvc_log.Outcomes(ran=["train@a", "promote"]), result, "")
+    assert "### Champion vs challenger on the same data" in shown
+    stopped = retrain.report_markdown(baseline, dvc_log.Outcomes(ran=["train@a"]), result, "")
+    assert "Champion vs challenger" not in stopped  # the gate refused: promotion.json is a previous run's

@@ -53,7 +53,7 @@ def test_every_tracked_param_exists(pipeline):
 def test_a_suite_is_a_dvc_project_running_the_root_pipeline_and_code(suite):
     folder = ROOT / suite
     assert (folder / ".dvc" / "config").is_file(), f"not a DVC project: cd {suite} && dvc init --subdir"
-    for name in ("dvc.yaml", "pipeline", "stages"):
+    for name in ("dvc.yaml", "pipeline", "stages", "uv.lock"):
         assert (folder / name).is_symlink() and (folder / name).resolve() == ROOT / name, (
             f"{suite}/{name} must link to the root's: ln -s ../{name} {suite}/{name}"
         )

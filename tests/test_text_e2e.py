@@ -62,4 +62,5 @@ def test_editing_the_text_encoding_reruns_only_that_data_set(project):
     stale = set(json.loads(run(["dvc", "status", "--json"], project).stdout))
     # downstream follows once data changes; `fingerprint` checks the params file first and `sources`
     # tracks the datasets section (its link stays the same)
-    assert stale == {"fingerprint", "sources", "download@fortunes", "preprocess@fortunes"}
+    chain = {"download@fortunes", "validate@fortunes", "preprocess@fortunes"}
+    assert stale == {"fingerprint", "sources", *chain}

@@ -82,3 +82,12 @@ def test_retrain_runs_make_retrain_with_mlflow_required_and_secrets_from_the_env
     assert "MLFLOW_TRACKING_URI: ${{ secrets.MLFLOW_TRACKING_URI }}" in text
     ci = (WORKFLOWS / "ci.yml").read_text()
     assert "run: make test" in ci
+
+
+def test_retrain_opens_a_pull_request_only_when_dvc_lock_changed():
+    steps = workflow("retrain.yml")["jobs"]["retrain"]["steps"]
+    check = next(step for step in steps if step.get("id") == "changed")
+    assert "git diff --quiet -- dvc.lock" in check["run"]
+    pr = next(step for step in steps if step.get("uses", "").startswith("peter-evans/create-pull-request"))
+    assert pr["if"] == "steps.changed.outputs.lock == 'true'"
+    assert pr["with"]["add-paths"].split() == ["dvc.lock", "reports/promotion.json", "schemas/**"]

@@ -22,17 +22,25 @@ from pipeline.config.base import (
     Units,
 )
 from pipeline.config.datasets import (
+    LIVE_SOURCES,
     CifarSource,
     CsvSource,
     DatasetConfig,
+    FolderSource,
+    HttpSource,
     IdxSource,
     ImageFolderSource,
     KerasNpzSource,
     Mirrored,
+    Refresh,
     RemoteFile,
     SklearnSource,
     Split,
+    SqlSource,
     StatsmodelsSource,
+    TableFields,
+    TableFormat,
+    TableSplit,
     TextEncoding,
     TextSource,
 )
@@ -78,8 +86,17 @@ from pipeline.config.training import (
     TrainOverrides,
     TrainSettings,
 )
+from pipeline.config.validation import Validate
 
 __all__ = [
+    "TableSplit",
+    "TableFormat",
+    "TableFields",
+    "SqlSource",
+    "Refresh",
+    "HttpSource",
+    "FolderSource",
+    "LIVE_SOURCES",
     "ACTIVATIONS",
     "Backend",
     "CifarSource",
@@ -139,6 +156,7 @@ __all__ = [
     "TrainSettings",
     "TransferModel",
     "Units",
+    "Validate",
     "dataset",
     "experiment",
     "load",

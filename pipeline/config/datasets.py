@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.config.base import Md5, PositiveInt, Section, Sha256, Share, TabularTask
+from pipeline.core.urls import mask_uri
 
 
 class Split(Section):
@@ -90,34 +92,41 @@ class StatsmodelsSource(Section):
     split: Split = Split()
 
 
-class CsvSource(Section):
-    """A user's CSV file (local path or http(s) URL) with a target column.
+class TableSplit(Split):
+    """A table's split. With a `time` column it is chronological: test is the newest `test_size`
+    share of the rows, or the newest `test_window` (a number of rows, or a span of the dates such as
+    "365D", "8W", "12h"), and val the `val_size` share just before it."""
+
+    test_window: PositiveInt | Annotated[str, Field(pattern=r"^[1-9][0-9]*(W|D|h|min|s)$")] | None = None
+
+
+class TableFields(Section):
+    """What every table source shares: a target column, the task and the columns to learn from.
 
     Classification / regression use `features` (default: every column but `target` and `time`) less
     `drop`; string columns among them are encoded by `categorical`, fitted on the training split. A
     forecast's windows hold the target's history plus that of each of `features` (default: none).
     """
 
-    source: Literal["csv"]
-    path: str
     target: str
     task: TabularTask = "classification"
     time: str | None = None
     features: list[str] | None = None
     drop: list[str] = []
     categorical: Literal["onehot", "ordinal"] = "onehot"
-    sha256: Sha256 | None = None
     window: PositiveInt = 12
-    split: Split = Split()
+    split: TableSplit = TableSplit()
 
     @model_validator(mode="after")
-    def _forecast_needs_order(self) -> CsvSource:
+    def _forecast_needs_order(self) -> TableFields:
         if self.task == "forecast" and self.time is None:
             raise ValueError("task 'forecast' needs a `time` column to order the series by")
+        if self.split.test_window is not None and self.time is None:
+            raise ValueError("split.test_window needs a `time` column: name it, or give test_size instead")
         return self
 
     @model_validator(mode="after")
-    def _columns_consistent(self) -> CsvSource:
+    def _columns_consistent(self) -> TableFields:
         if self.features is not None and self.drop:
             raise ValueError("give `features` (columns to use) or `drop` (columns to leave out), not both")
         if self.task == "forecast" and self.drop:
@@ -128,6 +137,82 @@ class CsvSource(Section):
                 if column in listed:
                     raise ValueError(f"{key} lists {column!r}, the {role} column: remove it from {key}")
         return self
+
+
+class CsvSource(TableFields):
+    """A user's CSV file (local path, or http(s) URL with a pinned `sha256`) with a target column."""
+
+    source: Literal["csv"]
+    path: str
+    sha256: Sha256 | None = None
+
+
+TableFormat = Literal["csv", "parquet"]
+
+
+class HttpSource(TableFields):
+    """A table at an http(s) URL that is updated in place; no pinned digest. A change is seen by its
+    ETag, else its Last-Modified date, else the sha256 of its bytes. `format` defaults to the URL's suffix."""
+
+    source: Literal["http"]
+    url: str
+    format: TableFormat | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _is_http(cls, url: str) -> str:
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"must be an http(s):// URL, got {mask_uri(url)!r}")
+        return url
+
+    @property
+    def table_format(self) -> TableFormat:
+        if self.format is not None:
+            return self.format
+        return "parquet" if urlsplit(self.url).path.endswith(".parquet") else "csv"
+
+
+class SqlSource(TableFields):
+    """The result of a SELECT through SQLAlchemy (PostgreSQL, SQLite). `url` holds no password (the
+    driver reads it from its own environment, e.g. PGPASSWORD), or `url_env` names an environment
+    variable that holds the whole URL. `check_query` answers "did it change?" cheaply (default: the
+    row count and latest `time`, else a hash of the whole result)."""
+
+    source: Literal["sql"]
+    url: str | None = None
+    url_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    query: str
+    check_query: str | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SqlSource:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env (an environment variable holding the URL)")
+        if self.url is not None and mask_uri(self.url) != self.url:
+            raise ValueError(
+                f"url holds a password ({mask_uri(self.url)}): put the URL in an environment variable "
+                "and name it in url_env, or let the driver read the password (e.g. PGPASSWORD)"
+            )
+        return self
+
+
+class FolderSource(TableFields):
+    """A local folder that grows: the files matching `pattern` (csv or parquet), concatenated in
+    file-name order. A change is a file added, removed, resized or touched."""
+
+    source: Literal["folder"]
+    path: str
+    pattern: str = "*.csv"
+
+
+LIVE_SOURCES = ("http", "sql", "folder")  # kinds checked for new data by the `sources` stage
+
+
+class Refresh(Section):
+    """How live sources are asked for new data (PIPELINE_REFRESH=1: `make refresh`, `make retrain`):
+    each check gives up after `timeout_seconds`."""
+
+    timeout_seconds: Annotated[float, Field(gt=0, le=300, strict=False)] = 10.0
 
 
 class TextEncoding(Section):
@@ -233,6 +318,9 @@ DatasetConfig = Annotated[
     | IdxSource
     | StatsmodelsSource
     | CsvSource
+    | HttpSource
+    | SqlSource
+    | FolderSource
     | TextSource
     | KerasNpzSource
     | CifarSource

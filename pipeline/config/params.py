@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML, YAMLError
 
 from pipeline.config.base import Backend, Name, Section
-from pipeline.config.datasets import DatasetConfig
+from pipeline.config.datasets import DatasetConfig, Refresh
 from pipeline.config.decisions import Gate, Promote
 from pipeline.config.models import ModelConfig, Models
 from pipeline.config.tracking import Mlflow
 from pipeline.config.training import Train, TrainOverrides, TrainSettings
+from pipeline.config.validation import Validate
 from pipeline.core.errors import PipelineError
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -27,14 +28,18 @@ class ExperimentSpec(Section):
 
 
 class Params(Section):
+    model_config = ConfigDict(**Section.model_config, serialize_by_alias=True)  # `validate:` back out
+
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 42  # NumPy's seed range
     datasets: dict[Name, DatasetConfig]
+    refresh: Refresh = Refresh()
     models: Models = Models()
     experiments: dict[Name, ExperimentSpec] = {}
     train: TrainSettings = TrainSettings()
     mlflow: Mlflow = Mlflow()
     promote: Promote = Promote()
     gate: Gate = Gate()
+    validation: Validate = Field(Validate(), alias="validate")  # `validate` would shadow BaseModel.validate
 
     @model_validator(mode="after")
     def _experiments_name_known_parts(self) -> Params:

@@ -15,6 +15,8 @@ REPORTS_DIR = Path("reports")
 LEADERBOARD = REPORTS_DIR / "leaderboard.md"
 LEADERBOARD_PLOT = REPORTS_DIR / "leaderboard.png"
 PROMOTION = REPORTS_DIR / "promotion.json"
+SCHEMAS_DIR = Path("schemas")  # per table data set the pandera schema validate@ checks it against: committed
+DRIFT_DIR = REPORTS_DIR / "drift"
 
 # an experiment's files under results_dir(experiment): train@ writes the first three, evaluate@ the rest
 TRAIN_SUMMARY = "train.json"
@@ -24,10 +26,33 @@ DETAILS = "details.json"
 SAMPLES = "samples.txt"
 METRICS = "metrics.json"
 PLOTS = "plots"
+SNAPSHOT = "snapshot.json"  # in a table's raw directory, beside its data
 
 
 def raw_dir(dataset: str) -> Path:
     return Path("data/raw") / dataset
+
+
+def schema_file(dataset: str) -> Path:
+    return SCHEMAS_DIR / f"{dataset}.yaml"
+
+
+def reference_dir(dataset: str) -> Path:
+    """Samples of the snapshots validate@ passed, to measure the next one's drift against."""
+    return Path("data/reference") / dataset
+
+
+def drift_report(dataset: str) -> Path:
+    return DRIFT_DIR / f"{dataset}.json"
+
+
+def drift_plot(dataset: str) -> Path:
+    return DRIFT_DIR / f"{dataset}.png"
+
+
+def snapshot_file(dataset: str) -> Path:
+    """What one fetch of a table source holds and where it came from (pipeline.datasets.snapshot)."""
+    return raw_dir(dataset) / SNAPSHOT
 
 
 def processed_dir(dataset: str) -> Path:

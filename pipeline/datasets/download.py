@@ -46,7 +46,8 @@ class ChecksumError(PipelineError):
     """The bytes arrived but are not the pinned ones."""
 
 
-def _session() -> requests.Session:
+def retrying_session() -> requests.Session:
+    """A session that retries GETs on network errors and 429 / 5xx answers, with back-off."""
     retry = Retry(
         total=RETRIES,
         backoff_factor=BACKOFF_SECONDS,
@@ -249,7 +250,7 @@ def fetch(
     locations = candidates(url, mirror)
     for location in locations:
         check_location(location)  # before any request: nothing but http(s) and files is ever fetched
-    session = _session()
+    session = retrying_session()
     failures = []
     dest.parent.mkdir(parents=True, exist_ok=True)
     for location in locations:

@@ -1,10 +1,12 @@
 """The `preprocess` half: raw files -> seeded train / val / test splits, scaled on train only.
 
-Classification splits are stratified; time series are split chronologically into one-step-ahead
-windows (of the target and any feature columns); a table's string columns are one-hot or ordinal
-encoded; text becomes token ids (pipeline.datasets.text_splits). Scaling statistics, categories and
-vocabularies come from the training split alone (no leakage into val / test) and are recorded in
-the schema.
+Classification splits are stratified; a table with a `time` column is split chronologically (test
+is the newest data: the `test_size` share of the rows, or `split.test_window`, a number of rows or a
+span such as "365D"; val the rows just before it); time series are split chronologically into
+one-step-ahead windows (of the target and any feature columns); a table's string columns are
+one-hot or ordinal encoded; text becomes token ids (pipeline.datasets.text_splits). Scaling
+statistics, categories and vocabularies come from the training split alone (no leakage into val /
+test) and are recorded in the schema.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from pipeline.config import DatasetConfig
 from pipeline.core.errors import PipelineError
-from pipeline.datasets import categorical, text_splits
+from pipeline.datasets import categorical, chronology, text_splits
 from pipeline.datasets.processed import ProcessedData, Schema, Split
 from pipeline.datasets.raw import Raw
 from pipeline.datasets.sources import read_raw
@@ -56,12 +58,32 @@ def _fit_scaler(train_x: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarra
     return train_x.mean(axis=axes).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 
 
+def _chronological(name: str, x: np.ndarray, y: np.ndarray, times: np.ndarray, split_cfg, what: str):
+    """Train, val, test in time order: test the newest rows, val the `val_size` share before it."""
+    n_test = chronology.test_rows(name, times, split_cfg)
+    n_val = int(round(len(x) * split_cfg.val_size))
+    n_train = len(x) - n_val - n_test
+    if min(n_train, n_val, n_test) < 2:
+        raise PipelineError(
+            f"dataset {name!r}: {len(x)} {what} give {max(n_train, 0)} / {n_val} / {n_test}, too few for a "
+            "chronological train / val / test split (at least 2 each); add data or change `split`"
+        )
+    cuts = (n_train, n_train + n_val)
+    return (
+        (x[: cuts[0]], y[: cuts[0]]),
+        (x[cuts[0] : cuts[1]], y[cuts[0] : cuts[1]]),
+        (x[cuts[1] :], y[cuts[1] :]),
+    )
+
+
 def _split_tabular(name: str, raw: Raw, split_cfg, seed: int):
     classify = raw.task == "classification"
     if classify:
         _check_classes(name, raw.y, raw.class_names)
     elif len(raw.x) < 10:
         raise PipelineError(f"dataset {name!r} has {len(raw.x)} rows; at least 10 are needed to split it")
+    if raw.times is not None and raw.test is None:
+        return _chronological(name, raw.x, raw.y, raw.times, split_cfg, "rows")
     if raw.test is not None:
         x_rest, y_rest = raw.x, raw.y
         x_test, y_test = raw.test
@@ -82,20 +104,10 @@ def _windows(series: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _split_series(name: str, raw: Raw, split_cfg, window: int):
     x, y = _windows(raw.x, window) if len(raw.x) > window else (raw.x[:0], raw.x[:0, 0])
-    n_test = int(round(len(x) * split_cfg.test_size))
-    n_val = int(round(len(x) * split_cfg.val_size))
-    n_train = len(x) - n_val - n_test
-    if min(n_train, n_val, n_test) < 2:
-        raise PipelineError(
-            f"dataset {name!r}: {len(raw.x)} time steps with window {window} give {len(x)} windows, "
-            "too few for a chronological train / val / test split; lower the window or add data"
-        )
-    cuts = (n_train, n_train + n_val)
-    return (
-        (x[: cuts[0]], y[: cuts[0]]),
-        (x[cuts[0] : cuts[1]], y[cuts[0] : cuts[1]]),
-        (x[cuts[1] :], y[cuts[1] :]),
-    )
+    # each window is as new as the step it predicts; a bundled series has no times, only an order
+    times = raw.times[window:] if raw.times is not None else np.arange(len(x))
+    what = f"windows (of {len(raw.x)} time steps, window {window})"
+    return _chronological(name, x, y, times, split_cfg, what)
 
 
 def _columns(cfg: DatasetConfig, inputs: list[str], categories: dict[str, list[str]] | None) -> dict:

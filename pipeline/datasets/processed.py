@@ -25,6 +25,8 @@ SPLITS = ("train", "val", "test")
 Layout = Literal["image", "tabular", "sequence", "text"]
 Task = Literal["classification", "regression", "forecast", "language_model"]
 VOCABULARY_FILE = "vocabulary.json"
+SCHEMA_FILE = "schema.json"
+ARTIFACT_DIR = "data"  # where a training run logs SCHEMA_FILE and VOCABULARY_FILE
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,11 @@ def save(out_dir: Path | str, data: ProcessedData) -> None:
         split = data.split(name)
         storage.save_arrays(out_dir / f"{name}.npz", {"x": split.x, "y": split.y})
         document["splits"][name] = _split_summary(split, schema)
-    storage.write_json(out_dir / "schema.json", document)
+    storage.write_json(out_dir / SCHEMA_FILE, document)
 
 
 def load_schema(in_dir: Path | str) -> tuple[Schema, dict[str, Any]]:
-    path = Path(in_dir) / "schema.json"
+    path = Path(in_dir) / SCHEMA_FILE
     if not path.exists():
         raise PipelineError(f"{path} not found: run `dvc repro preprocess@{Path(in_dir).name}` first")
     document = storage.read_json(path)

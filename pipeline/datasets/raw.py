@@ -25,6 +25,7 @@ class Raw:
     test: tuple[np.ndarray, np.ndarray] | None = None
     columns: tuple[str, ...] | None = None  # the name of each column of `x`, where the data has names
     categorical: dict[str, np.ndarray] | None = None  # string columns by name, encoded after the split
+    times: np.ndarray | None = None  # a table's `time` column, rows in time order: splits are chronological
 
 
 def image_classes(

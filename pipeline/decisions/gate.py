@@ -9,21 +9,26 @@ A check fails when the metric worsened by more than its tolerance: `gate.toleran
 own units, `gate.relative_tolerance` as a fraction of the baseline value. An experiment (or metric)
 without a baseline is new and passes; a tracked metric the baseline had and the current run lacks, or
 a finite baseline turned into NaN, fails.
+
+An experiment whose data changed since the baseline (`data_changed`: the hash of its processed data
+in the two dvc.lock files) is not comparable with it: its checks say "new data: reference only" and
+never fail; the champion is judged on the new data at promotion instead.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.config import Gate
 from pipeline.core import markdown, metrics
 from pipeline.core.metrics import MetricSpec, as_number, finite
 
-NEW, BETTER, SAME, WITHIN, REGRESSED, MISSING = (
+NEW, NEW_DATA, BETTER, SAME, WITHIN, REGRESSED, MISSING = (
     "new",
+    "new data: reference only",
     "better",
     "same",
     "worse, within tolerance",
@@ -71,9 +76,11 @@ class Result:
     def summary(self) -> str:
         """One line: the verdict and what failed."""
         n_new = sum(check.verdict == NEW for check in self.checks)
+        n_new_data = sum(check.verdict == NEW_DATA for check in self.checks)
+        on_new_data = f", {n_new_data} on new data: reference only" if n_new_data else ""
         if self.passed:
             return (
-                f"gate passed: {len(self.checks)} tracked metric(s) compared ({n_new} new), "
+                f"gate passed: {len(self.checks)} tracked metric(s) compared ({n_new} new{on_new_data}), "
                 "none worse than its tolerance"
             )
         failed = ", ".join(f"{check.experiment} {check.metric}" for check in self.failures)
@@ -87,14 +94,40 @@ def tracked_metrics(gate: Gate) -> list[str]:
     return sorted({*gate.tolerance, *gate.relative_tolerance})
 
 
+def data_changed(baseline_lock: Mapping[str, Any], current_lock: Mapping[str, Any]) -> set[str]:
+    """Experiments whose processed data (the `data/processed/...` dep of `train@<experiment>`) has
+    another hash in the current dvc.lock than in the baseline's (parsed dvc.lock documents)."""
+    before, now = _processed_data(baseline_lock), _processed_data(current_lock)
+    return {
+        experiment
+        for experiment, digest in now.items()
+        if experiment in before and before[experiment] != digest
+    }
+
+
+def _processed_data(lock: Mapping[str, Any]) -> dict[str, str | None]:
+    """{experiment: md5 of its train stage's processed-data dep}."""
+    found = {}
+    for stage, body in (lock.get("stages") or {}).items():
+        name, _, experiment = stage.partition("@")
+        if name != "train" or not experiment:
+            continue
+        for dep in body.get("deps", []):
+            if str(dep.get("path", "")).startswith("data/processed/"):
+                found[experiment] = dep.get("md5") or dep.get("hash")
+    return found
+
+
 def compare(
     baseline: Mapping[str, Mapping[str, Any]],
     current: Mapping[str, Mapping[str, Any]],
     gate: Gate,
+    new_data: Collection[str] = (),
 ) -> Result:
     """Check every tracked metric of every experiment in `current` against `baseline`.
 
     Experiments only in `baseline` (removed since) are not checked; metrics neither side has are skipped.
+    Experiments of `new_data` are shown for reference with the verdict NEW_DATA.
     """
     checks = []
     for experiment in sorted(current):
@@ -102,9 +135,12 @@ def compare(
         for metric in tracked_metrics(gate):
             if metric not in now and metric not in before:
                 continue
-            checks.append(
-                _check(experiment, metric, as_number(before.get(metric)), as_number(now.get(metric)), gate)
+            check = _check(
+                experiment, metric, as_number(before.get(metric)), as_number(now.get(metric)), gate
             )
+            if experiment in new_data and check.verdict not in (NEW, MISSING):  # a lost metric still fails
+                check = replace(check, verdict=NEW_DATA)
+            checks.append(check)
     return Result(tuple(checks))
 
 

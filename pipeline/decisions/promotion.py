@@ -17,6 +17,16 @@ class Decision:
     reason: str
 
 
+def champion_value(
+    on_new_data: float | None, stored: float | None, note: str | None
+) -> tuple[float | None, str]:
+    """(the champion's value a challenger must beat, what it is): its score on this run's test split
+    when it could be re-scored there, else the value stored when it was promoted (and why)."""
+    if on_new_data is not None:
+        return on_new_data, "the champion re-scored on this run's test split"
+    return stored, f"the champion's stored value ({note or 'not re-scored'})"
+
+
 def decide(
     challenger_value: float,
     champion_value: float | None,

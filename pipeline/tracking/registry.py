@@ -1,7 +1,9 @@
 """The MLflow model registry for the promote stage: a model per dataset, its alias `champion`.
 
 A version carries the metric it was promoted on (tags `promote.metric`, `promote.value`), so the next
-promote compares a challenger with the stored value without reading the champion's run.
+promote compares a challenger with the stored value without reading the champion's run, and
+`download_champion` fetches its model and the data description its run logged (data/schema.json,
+data/vocabulary.json) so it can be re-scored on new data.
 
 Only the workspace changes the registry. A queued or `--temp` DVC experiment (it runs in a copy under
 `<workspace>/.dvc/tmp/exps/`) and any process with PIPELINE_PROMOTE_DRY_RUN=1 (a CI sweep) may read the
@@ -19,6 +21,7 @@ from typing import Any
 from pipeline.core.errors import PipelineError
 from pipeline.core.metrics import as_number
 from pipeline.core.urls import mask_uri, scrub
+from pipeline.datasets.processed import ARTIFACT_DIR
 from pipeline.tracking.model_logging import MODEL_NAME
 from pipeline.tracking.store import DEFAULT_TIMEOUT_SECONDS, required_client, unreachable_error
 
@@ -124,3 +127,32 @@ def set_champion(model_name: str, version: str, *, timeout_seconds: float = DEFA
             f"cannot point {model_name}@{CHAMPION} at version {version} in {mask_uri(uri)}: "
             f"{scrub(str(err), uri)}"
         ) from err
+
+
+def download_champion(
+    model_name: str,
+    version: str,
+    run_id: str,
+    destination: Path,
+    *,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> tuple[Path, Path]:
+    """(model directory, data directory) of version `version` of `model_name`, downloaded under
+    `destination`: the logged model (MLmodel and the backend's file) and its run's `data/` artifacts."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    client, uri = required_client(timeout_seconds)
+    model_dir, data_dir = destination / MODEL_NAME, destination / ARTIFACT_DIR
+    model_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{model_name}/{version}", dst_path=str(model_dir), tracking_uri=uri
+        )
+        client.download_artifacts(run_id, ARTIFACT_DIR, str(destination))
+    except (MlflowException, OSError) as err:
+        raise PipelineError(
+            f"cannot download {model_name} v{version} (run {run_id}) from {mask_uri(uri)}: "
+            f"{scrub(str(err), uri)}"
+        ) from err
+    return model_dir, data_dir

@@ -22,8 +22,11 @@ class Outcomes:
     unchanged: list[str] = field(default_factory=list)
 
     def extend(self, other: Outcomes) -> None:
+        """Add a later `dvc repro`'s outcomes; a stage already recorded keeps its first outcome (the
+        refresh runs `sources`, then the whole pipeline finds it unchanged)."""
+        seen = {stage for kind in OUTCOME_WORDS for stage in getattr(self, kind)}
         for kind in OUTCOME_WORDS:
-            getattr(self, kind).extend(getattr(other, kind))
+            getattr(self, kind).extend(stage for stage in getattr(other, kind) if stage not in seen)
 
     def lines(self) -> list[str]:
         return [

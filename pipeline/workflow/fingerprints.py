@@ -9,12 +9,23 @@ run and do not. Modules holding only a docstring are left out: no edit of one ch
 An entry point that reaches a model backend gets one fingerprint per backend, leaving out the other
 backends' code where it is imported inside a function (shared modules import a backend only in the
 function that serves its models); an import of it at a module's top level is still followed.
+
+Library versions count too: a fingerprint ends with the uv.lock version of every third-party
+distribution its modules import (import name -> distribution by importlib.metadata) and of those
+distributions' own dependencies in uv.lock, so a bump of scikit-learn re-runs the stages that import
+it and only those (and a bump of keras under tensorflow counts for the stages importing tensorflow).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.metadata
 import pkgutil
+import re
+import sys
+import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.core import storage
@@ -24,6 +35,64 @@ ROOT = Path(__file__).absolute().parents[2]
 PACKAGES = ("pipeline", "stages")
 IMPORT_BY_NAME = ("importlib.import_module", "import_module", "__import__")
 NOT_ENTRY_POINTS = ("__init__", "cli")
+LOCK_FILE = "uv.lock"
+
+
+def normalized(distribution: str) -> str:
+    """A distribution's name as uv.lock spells it (PEP 503): `PyYAML` -> `pyyaml`."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+class Lock:
+    """The distributions of uv.lock: their versions and the dependencies each one lists."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            packages = tomllib.loads(path.read_text()).get("package", [])
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise PipelineError(
+                f"cannot read {path} ({err}): restore it with `git checkout {path.name}`"
+            ) from None
+        self.versions: dict[str, set[str]] = {}
+        self.dependencies: dict[str, set[str]] = {}
+        for package in packages:
+            name = normalized(package["name"])
+            if "version" in package:
+                self.versions.setdefault(name, set()).add(package["version"])
+            self.dependencies.setdefault(name, set()).update(
+                normalized(dependency["name"]) for dependency in package.get("dependencies", [])
+            )
+
+    def closure(self, distributions: Iterable[str]) -> set[str]:
+        """`distributions` and everything they depend on, transitively, as uv.lock records it."""
+        seen: set[str] = set()
+        todo = [normalized(name) for name in distributions]
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(self.dependencies.get(name, ()))
+        return seen
+
+    def pinned(self, distributions: Iterable[str]) -> str:
+        """`version  name` of each locked distribution of the closure of `distributions`, sorted by name
+        (several versions of one, for different Pythons, on one line)."""
+        return "".join(
+            f"{','.join(sorted(self.versions[name]))}  {name}\n"
+            for name in sorted(self.closure(distributions))
+            if name in self.versions
+        )
+
+
+@functools.cache
+def _providers() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()  # reads every installed distribution: once
+
+
+def distributions_of(import_names: Iterable[str]) -> set[str]:
+    """The installed distributions providing top-level import names (`sklearn` -> scikit-learn)."""
+    providers = _providers()
+    return {normalized(dist) for name in import_names for dist in providers.get(name, ())}
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -48,6 +117,7 @@ class ImportGraph:
         self.root = root
         self._trees: dict[Path, ast.Module] = {}
         self._names: dict[Path, frozenset[tuple[str, bool]]] = {}
+        self._libraries: dict[Path, frozenset[str]] = {}
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -80,12 +150,19 @@ class ImportGraph:
             self._names[path] = self._read_imports(path)
         return self._names[path]
 
+    def libraries(self, path: Path) -> frozenset[str]:
+        """Top-level names of the third-party modules `path` imports (neither the project's nor the
+        standard library's), wherever in the module."""
+        if path not in self._libraries:
+            self._read_imports(path)
+        return self._libraries[path]
+
     def _read_imports(self, path: Path) -> frozenset[tuple[str, bool]]:
         tree = self._tree(path)
         never_run = _inside(tree, lambda node: isinstance(node, ast.If) and _is_type_checking(node.test))
         in_function = _inside(tree, lambda node: isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
         package = path.parent.relative_to(self.root).parts
-        found = set()
+        found, libraries = set(), set()
         for node in ast.walk(tree):
             if id(node) in never_run:
                 continue
@@ -100,6 +177,13 @@ class ImportGraph:
             else:
                 continue
             found.update((name, id(node) in in_function) for name in names if name.split(".")[0] in PACKAGES)
+            if not getattr(node, "level", 0):
+                libraries.update(
+                    top
+                    for top in (name.split(".")[0] for name in names)
+                    if top and top not in PACKAGES and top not in sys.stdlib_module_names
+                )
+        self._libraries[path] = frozenset(libraries)
         return frozenset(found)
 
     def _imported_by_name(self, path: Path, call: ast.Call) -> set[str]:
@@ -173,15 +257,18 @@ class ImportGraph:
         """{fingerprint name: module files} of every stage of `stages`."""
         return {name: files for stage in stages for name, files in self.stage_modules(stage).items()}
 
-    def fingerprint(self, files: set[str]) -> str:
-        """`sha256  path` of each file, sorted by path (the format of `sha256sum`)."""
-        return "".join(f"{storage.sha256_file(self.root / file)}  {file}\n" for file in sorted(files))
+    def fingerprint(self, files: set[str], lock: Lock) -> str:
+        """`sha256  path` of each file, sorted by path (the format of `sha256sum`), then `version  name`
+        of every locked distribution the files import, with its dependencies."""
+        modules = "".join(f"{storage.sha256_file(self.root / file)}  {file}\n" for file in sorted(files))
+        imported = {library for file in files for library in self.libraries(self.root / file)}
+        return modules + lock.pinned(distributions_of(imported))
 
 
 def texts(stages: list[str], root: Path = ROOT) -> dict[str, str]:
-    """{fingerprint name: its text} for every fingerprint of `stages`."""
-    graph = ImportGraph(root)
-    return {name: graph.fingerprint(files) for name, files in graph.stage_files(stages).items()}
+    """{fingerprint name: its text} for every fingerprint of `stages`; versions from `root`/uv.lock."""
+    graph, lock = ImportGraph(root), Lock(root / LOCK_FILE)
+    return {name: graph.fingerprint(files, lock) for name, files in graph.stage_files(stages).items()}
 
 
 def save(folder: Path, texts_by_name: dict[str, str]) -> list[str]:

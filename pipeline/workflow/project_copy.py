@@ -27,13 +27,17 @@ PROJECT_FILES = (
     "stages",
     "dvc.yaml",
     "params.yaml",
+    "schemas",
     ".dvcignore",
     ".gitignore",
     "pyproject.toml",
+    "uv.lock",
 )
-SUITE_FILES = ("params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore")  # a suite: a DVC project
-SUITE_LINKS = ("dvc.yaml", "pipeline", "stages")  # ... whose pipeline and code are the root's
-SUITE_SECTIONS = ("mlflow", "promote")  # tracked by the suite's stages, taken from the root if missing
+# a suite: a DVC project
+SUITE_FILES = ("params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "schemas/README.md")
+SUITE_LINKS = ("dvc.yaml", "pipeline", "stages", "uv.lock")  # ... whose pipeline and code are the root's
+# tracked by the suite's stages, taken from the root if missing
+SUITE_SECTIONS = ("mlflow", "promote", "validate")
 ParamsEdit = Callable[[dict], None]
 
 

@@ -1,20 +1,28 @@
-"""`make retrain` (`python -m pipeline.workflow.retrain`): pull, repro, gate, push; locally and in CI.
+"""`make retrain` (`python -m pipeline.workflow.retrain`): pull, refresh, repro, gate, push (local or CI).
 
 1. `dvc pull --run-cache dvc.yaml` from the default remote: the committed outputs and the run-cache.
    Missing data is a warning, not a failure: those stages rebuild.
-2. `dvc repro --pull` of the targets (default: every stage of dvc.yaml) except `promote`. A stage whose
-   code, data and params already ran somewhere that pushed is restored from the run-cache, not run; the
-   log ends with which stages ran, which came from the run-cache and which were unchanged.
-3. The gate (pipeline/decisions/gate.py): each experiment's test metrics against the baseline git
-   rev (read with `dvc metrics diff <rev> --json`), tolerances from params.yaml's `gate` section. A
-   regression prints the table and exits 1 before anything is promoted or pushed.
-4. `dvc repro promote`: only models that passed the gate can become the MLflow champion.
-5. `dvc push --run-cache dvc.yaml`.
+2. Refresh: `dvc repro --single-item --force sources` asks every live source whether it changed (its
+   check token, byte-identical while it did not).
+3. `dvc repro --pull` of the targets (default: every stage of dvc.yaml) except `promote`: a changed
+   source downloads, validates (validate@<dataset>) and retrains what reads it. A stage whose code,
+   data and params already ran somewhere that pushed is restored from the run-cache, not run; the log
+   ends with which stages ran, which came from the run-cache and which were unchanged. When nothing but
+   the refresh ran: "no new data: nothing retrained", exit 0, nothing promoted or pushed.
+4. The gate (pipeline/decisions/gate.py): each experiment's test metrics against the baseline git
+   rev (read with `dvc metrics diff <rev> --json`), tolerances from params.yaml's `gate` section. Only
+   experiments whose processed data is the baseline's are compared (the two dvc.lock files); on new
+   data the baseline's metrics are reference only. A regression prints the table and exits 1 before
+   anything is promoted or pushed.
+5. `dvc repro promote`: only models that passed the gate can become the MLflow champion, and only by
+   beating the champion re-scored on the same new test split.
+6. `dvc push --run-cache dvc.yaml`.
 
-The stage outcomes, the gate table, `dvc metrics diff --md` and reports/leaderboard.md are written to
+The stage outcomes, the data added (rows, time range), the drift summary, the gate table, champion vs
+challenger on the same data, `dvc metrics diff --md` and reports/leaderboard.md are written to
 `--report FILE` and, under GitHub Actions, appended to the job summary ($GITHUB_STEP_SUMMARY).
-Exit status: 0 done, 1 the gate refused, 2 an error (one line, no traceback). dvc and git run as
-subprocesses: nothing in pipeline/ imports DVC.
+Exit status: 0 done (or no new data), 1 the gate refused, 2 an error (one line, no traceback). dvc and
+git run as subprocesses: nothing in pipeline/ imports DVC.
 """
 
 from __future__ import annotations
@@ -25,22 +33,27 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
 from pipeline import config
-from pipeline.core import console, paths
+from pipeline.core import console, paths, storage
 from pipeline.core.errors import PipelineError
+from pipeline.datasets import stamps
 from pipeline.decisions import gate
 from pipeline.tracking import store
+from pipeline.workflow import retrain_report
 from pipeline.workflow.dvc_log import Outcomes, stage_outcomes
 from pipeline.workflow.environment import child_env
 
 log = logging.getLogger("pipeline.workflow.retrain")
 
 AFTER_GATE = ("promote",)  # stages that ship a model: they run only once the gate passed
+REFRESH = ("fingerprint", "sources")  # what a retrain runs to ask the sources; anything else is new work
+LOCK = "dvc.lock"
 DEFAULT_BRANCHES = ("origin/HEAD", "origin/main", "origin/master", "main", "master")
 PARAMS = config.DEFAULT_PARAMS
 PIPELINE = "dvc.yaml"  # the default pipeline (fashion/ and mnist/ have their own, not retrained here)
@@ -61,12 +74,18 @@ def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess:
         raise PipelineError(f"cannot run {cmd[0]}: {err}; run `make setup` (dvc is in .venv)") from None
 
 
-def _stream(cmd: Sequence[str]) -> tuple[int, str]:
-    """Run a long command, echoing its output line by line as it comes; return (exit code, output)."""
+def _stream(cmd: Sequence[str], **env: str) -> tuple[int, str]:
+    """Run a long command (with `env` added to its environment), echoing its output line by line as it
+    comes; return (exit code, output)."""
     log.info("$ %s", " ".join(cmd))
     try:
         process = subprocess.Popen(
-            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env(), bufsize=1
+            list(cmd),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=child_env(**env),
+            bufsize=1,
         )
     except OSError as err:
         raise PipelineError(f"cannot run {cmd[0]}: {err}; run `make setup` (dvc is in .venv)") from None
@@ -135,13 +154,55 @@ def pipeline_stages() -> list[str]:
     return result.stdout.split()
 
 
-def repro(targets: Sequence[str], *options: str) -> Outcomes:
-    code, output = _stream(["dvc", "repro", "--pull", *options, *targets])
+def repro(targets: Sequence[str], *options: str, **env: str) -> Outcomes:
+    code, output = _stream(["dvc", "repro", "--pull", *options, *targets], **env)
     outcomes = stage_outcomes(output)
     if code != 0:
         done = "; ".join(outcomes.lines())
         raise PipelineError(f"dvc repro failed: {_last_error(output)} (before it failed: {done})")
     return outcomes
+
+
+def refresh(stages: Sequence[str]) -> Outcomes:
+    """Ask every live source for news: the params check, then `sources` forced alone, with a refresh
+    asked for (an unchanged source leaves its token as it was: nothing downstream runs)."""
+    if "sources" not in stages:
+        return Outcomes()
+    outcomes = repro(["fingerprint"])  # sources reads its fingerprint: a fresh checkout has none yet
+    outcomes.extend(repro(["sources"], "--single-item", "--force", **{stamps.REFRESH_ENV: "1"}))
+    return outcomes
+
+
+def nothing_new(outcomes: Outcomes) -> bool:
+    """Only the refresh ran: no source changed and neither did code or params."""
+    return not [stage for stage in (*outcomes.ran, *outcomes.cached) if stage not in REFRESH]
+
+
+def read_lock(commit: str | None) -> dict:
+    """The parsed dvc.lock of `commit` (git), or of the workspace when `commit` is None."""
+    if commit is None:
+        text = Path(LOCK).read_text() if Path(LOCK).is_file() else ""
+    else:
+        text = _git("show", f"{commit}:{LOCK}") or ""
+    return yaml.safe_load(text) or {}
+
+
+def baseline_snapshots(commit: str | None, datasets: Sequence[str]) -> dict[str, dict | None]:
+    """{data set: the baseline's data/raw/<data set>/snapshot.json} read with `dvc get` (None: none)."""
+    found: dict[str, dict | None] = dict.fromkeys(datasets)
+    if commit is None:
+        return found
+    paths.REPORTS_DIR.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".baseline-", dir=paths.REPORTS_DIR) as tmp:
+        for dataset in datasets:
+            target = Path(tmp) / f"{dataset}.json"
+            path = paths.snapshot_file(dataset).as_posix()
+            result = _run(["dvc", "get", ".", path, "--rev", commit, "-o", str(target), "--force"])
+            if result.returncode == 0 and target.is_file():
+                found[dataset] = storage.read_json(target)
+            else:
+                log.info("no snapshot of %s at the baseline: %s", dataset, _last_error(result.stderr))
+    return found
 
 
 def split_targets(targets: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -231,29 +292,41 @@ def push(remote: str) -> None:
 
 
 def report_markdown(
-    baseline: tuple[str, str | None], outcomes: Outcomes, result: gate.Result, metrics_diff: str
+    baseline: tuple[str, str | None],
+    outcomes: Outcomes,
+    result: gate.Result | None,
+    metrics_diff: str,
+    data: str = "",
 ) -> str:
+    """The retrain report; `result` None: no new data, nothing retrained. `data`: the Data and Drift
+    sections (retrain_report)."""
     label, commit = baseline
     shown = f"`{label}` ({commit[:12]})" if commit else f"`{label}` (no commit)"
+    parts = ["## Retrain", "", f"Baseline: {shown}", "", *[f"- {line}" for line in outcomes.lines()], ""]
+    if result is None:
+        return "\n".join([*parts, f"**{retrain_report.NO_NEW_DATA}**", ""])
     verdict = "passed" if result.passed else "FAILED: nothing was promoted or pushed"
-    parts = [
-        "## Retrain",
-        "",
-        f"Baseline: {shown}",
-        "",
-        *[f"- {line}" for line in outcomes.lines()],
-        "",
+    parts += [
+        *([data] if data else []),
         f"### Gate: {verdict}",
         "",
         gate.render(result),
-        f"### `dvc metrics diff` against {shown}",
-        "",
-        metrics_diff or "No metric changed.",
-        "",
     ]
+    promote_done = any("promote" in stages for stages in (outcomes.ran, outcomes.cached, outcomes.unchanged))
+    if promote_done and (champions := retrain_report.champion_section(retrain_report.read(paths.PROMOTION))):
+        parts.append(champions)  # not a previous run's record when the gate stopped promote
+    parts += [f"### `dvc metrics diff` against {shown}", "", metrics_diff or "No metric changed.", ""]
     if paths.LEADERBOARD.exists():
         parts += [paths.LEADERBOARD.read_text().replace("# Leaderboard", "### Leaderboard", 1).strip(), ""]
     return "\n".join(parts)
+
+
+def data_markdown(baseline_commit: str | None, datasets: Sequence[str]) -> str:
+    """The Data (snapshots now vs the baseline's) and Drift sections of the report."""
+    now = {ds: snap for ds in datasets if (snap := retrain_report.read(paths.snapshot_file(ds)))}
+    drift = {ds: rep for ds in datasets if (rep := retrain_report.read(paths.drift_report(ds)))}
+    before = baseline_snapshots(baseline_commit, list(now))
+    return retrain_report.data_section(now, before) + retrain_report.drift_section(drift)
 
 
 def write_report(text: str, report: Path | None) -> None:
@@ -317,13 +390,19 @@ def main(argv: list[str] | None = None) -> None:
     else:
         pull(remote)
     before, after = split_targets(args.targets)
-    outcomes = Outcomes()
+    outcomes = refresh(before)
     outcomes.extend(repro(before))  # stages inherit PIPELINE_MLFLOW_REQUIRED: one that loses MLflow fails
-    experiments = list(params.experiments)
-    result = gate.compare(*read_test_metrics(baseline[1], experiments), params.gate)
-    metrics_diff = metrics_diff_markdown(baseline[1], experiments)
     for line in outcomes.lines():
         log.info("%s", line)
+    if nothing_new(outcomes):
+        log.info("%s; nothing promoted or pushed", retrain_report.NO_NEW_DATA)
+        write_report(report_markdown(baseline, outcomes, None, ""), args.report)
+        return
+    experiments = list(params.experiments)
+    new_data = gate.data_changed(read_lock(baseline[1]), read_lock(None)) if baseline[1] else set()
+    result = gate.compare(*read_test_metrics(baseline[1], experiments), params.gate, new_data)
+    metrics_diff = metrics_diff_markdown(baseline[1], experiments)
+    data = data_markdown(baseline[1], list(params.datasets))
     log.info("gate: test metrics against %s\n%s", baseline[0], gate.render(result))
     try:
         if not result.passed:
@@ -331,7 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         if after:
             outcomes.extend(repro(after, "--single-item"))
     finally:
-        write_report(report_markdown(baseline, outcomes, result, metrics_diff), args.report)
+        write_report(report_markdown(baseline, outcomes, result, metrics_diff, data), args.report)
     if remote is not None and not args.no_push:
         push(remote)
         log.info("pushed outputs and run-cache to remote %r", remote)

@@ -1,8 +1,10 @@
 """Source kinds: each module puts a data set's raw files into `data/raw/<name>/` (`fetch`, for the
 download stage) and reads them back into a `Raw` (`read`, for preprocess).
 
-Every kind writes `meta.json` beside its files. Kind modules import their heavy libraries inside
-functions, so resolving a kind stays cheap.
+Every kind writes `meta.json` beside its files; table kinds also `snapshot.json`. Live kinds (http,
+sql, folder: data that keeps arriving) also have `check(name, cfg, timeout)`, a small JSON-able token
+that changes when the data does. Kind modules import their heavy libraries inside functions, so
+resolving a kind stays cheap.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from types import ModuleType
 
 from pipeline.config import DatasetConfig
 from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.datasets.raw import Raw, read_meta
 
 log = logging.getLogger(__name__)
@@ -23,11 +26,18 @@ MODULES = {  # `source:` in params.yaml -> module of this package
     "statsmodels": "bundled",
     "idx": "idx_files",
     "csv": "csv_file",
+    "http": "http_table",
+    "sql": "sql_table",
+    "folder": "folder_table",
     "text": "text",
     "keras_npz": "keras_npz",
     "cifar": "cifar",
     "imagefolder": "imagefolder",
 }
+
+
+class SourceUnreachable(PipelineError):
+    """A live source did not answer its check (network, server or database down, folder missing)."""
 
 
 def kind(cfg: DatasetConfig) -> ModuleType:
