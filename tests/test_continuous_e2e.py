@@ -49,7 +49,7 @@ def retrain(suite: Path, *args: str, check: bool = True):
 
 
 def refresh_and_repro(suite: Path, target: str, env: dict[str, str], check: bool = True):
-    """Ask the live sources (`make refresh`: `sources` forced with PIPELINE_REFRESH=1), then `dvc repro target`."""
+    """Ask the live sources as `make refresh` does (sources forced, PIPELINE_REFRESH=1), then repro target."""
     run(["dvc", "repro", "fingerprint"], suite, env=env)
     run(["dvc", "repro", "--single-item", "--force", "sources"], suite, env={**env, stamps.REFRESH_ENV: "1"})
     return run(["dvc", "repro", target], suite, env=env, check=check)
