@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Every stage is a new process: without cached bytecode each one spends ~15 s compiling TensorFlow.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup run refresh fashion test test-fast lint retrain backfill
+.PHONY: setup run refresh fashion test test-fast lint retrain backfill co2-demo postgres-up postgres-down
 
 setup: $(VENV)/.synced
 
@@ -25,6 +25,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 # Queued sweep points start from the last commit: without a committed lock they have no baseline.
 remind_lock = git ls-files --error-unmatch $(1) >/dev/null 2>&1 || echo "Next: commit $(1) (git add $(1) && git commit -m 'Baseline run') before a sweep: queued experiments start from the last commit."
 
+# the DVC project `make refresh` / `make retrain` work in: the default pipeline, or a suite's folder (SUITE=co2)
+SUITE ?= .
 DEFAULT_DATA_PACKAGES := fortunes  # Debian packages the default pipeline reads
 
 run: setup  ## the default pipeline on offline data
@@ -32,10 +34,10 @@ run: setup  ## the default pipeline on offline data
 	dvc repro
 	@$(call remind_lock,dvc.lock)
 
-refresh: setup  ## ask the live sources (http, sql, folder) for new data, then reproduce what changed
-	dvc repro fingerprint
-	PIPELINE_REFRESH=1 dvc repro --single-item --force sources
-	dvc repro
+refresh: setup  ## ask the live sources (http, sql, folder) for new data, then reproduce what changed (SUITE=co2: a suite's)
+	cd $(SUITE) && dvc repro fingerprint
+	cd $(SUITE) && PIPELINE_REFRESH=1 dvc repro --single-item --force sources
+	cd $(SUITE) && dvc repro
 
 fashion: setup  ## the Fashion-MNIST experiments (Debian's dataset-fashion-mnist)
 	scripts/ensure-debian-packages dataset-fashion-mnist
@@ -61,7 +63,17 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 retrain: setup  ## pull -> repro -> gate -> push with the run-cache (docs/ci-retraining.md)
 	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
-	python -m pipeline.workflow.retrain $(RETRAIN_ARGS)
+	cd $(SUITE) && python -m pipeline.workflow.retrain $(RETRAIN_ARGS)
+
+co2-demo: setup  ## continuous training played: new data -> retrain; none -> nothing runs; broken -> stopped
+	python scripts/co2-demo
+
+postgres-up:  ## a local PostgreSQL on 127.0.0.1 (scripts/postgres; prints its URL)
+	scripts/ensure-debian-packages postgresql
+	scripts/postgres up
+
+postgres-down:  ## stop it (the data stays in .services/postgres)
+	scripts/postgres down
 
 .PHONY: bench bench-quick
 

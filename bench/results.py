@@ -23,6 +23,7 @@ SECTIONS = {  # name -> heading, in the order of RESULTS.md
     "incremental": "3. No-op and incremental runs",
     "throughput": "4. Training throughput (samples/s)",
     "mlflow_cost": "5. MLflow logging cost",
+    "continuous": "6. Continuous training: unchanged and changed live source",
 }
 
 

@@ -26,6 +26,7 @@ WHAT = {
     "incremental": "no-op `dvc repro`; stages run and time saved after editing one model",
     "throughput": "samples/s of DNN / CNN / LSTM: tf.data vs NumPy, XLA on vs off",
     "mlflow_cost": "tracking calls per run: SQLite file vs local `mlflow server`",
+    "continuous": "co2 suite: `dvc repro` with an unchanged live source vs `dvc status`; a retrain",
 }
 
 DISPLAY_NAMES = {

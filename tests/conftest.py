@@ -5,9 +5,13 @@ from __future__ import annotations
 import gzip
 import http.server
 import logging
+import re
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +164,39 @@ def make_project(destination: Path, edit_params=None) -> Path:
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with local_server.serve(tmp_path_factory.mktemp("mlflow-server")) as (uri, _):
         yield uri
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A running server: its SQLAlchemy URL (no password) and the environment that logs in (PGPASSWORD)."""
+
+    url: str
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL on 127.0.0.1 started by scripts/postgres in a throw-away state folder."""
+    # mkdtemp, not tmp_path: short (a Unix socket path has ~100 bytes) and enterable by `postgres`
+    state = Path(tempfile.mkdtemp(prefix="pg-"))
+    state.chmod(0o755)
+    env = {**subprocess_env(), "POSTGRES_STATE_DIR": str(state), "POSTGRES_PORT": str(free_port())}
+
+    def script(command: str) -> str:
+        result = subprocess.run(
+            [ROOT / "scripts" / "postgres", command], env=env, text=True, capture_output=True
+        )
+        if result.returncode != 0:
+            pytest.fail(f"scripts/postgres {command}: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    try:
+        url = script("up")
+        password = re.search(r"PGPASSWORD=(\S+)", script("env")).group(1)
+        yield Postgres(url, {"PGPASSWORD": password})
+    finally:
+        script("down")
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def in_process(main: Callable, argv: list[str]) -> tuple[int, list[logging.LogRecord]]:

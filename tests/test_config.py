@@ -14,7 +14,7 @@ from pipeline.core import metrics
 from pipeline.core.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS_FILES = [ROOT / suite / "params.yaml" for suite in (".", "fashion", "mnist", "cifar", "text")]
+PARAMS_FILES = [ROOT / suite / "params.yaml" for suite in (".", "fashion", "mnist", "cifar", "text", "co2")]
 
 
 @pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: str(p.relative_to(ROOT)))

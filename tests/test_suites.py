@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = ("fashion", "mnist", "cifar", "text")
+SUITES = ("fashion", "mnist", "cifar", "text", "co2")
 PIPELINES = (ROOT / "dvc.yaml", *(ROOT / suite / "dvc.yaml" for suite in SUITES))
 
 
