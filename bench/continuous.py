@@ -2,8 +2,9 @@
 changed, and what a retrain costs when it did.
 
 In a project copy of the co2 suite fed by scripts/co2-feed over HTTP on 127.0.0.1 (data up to 1990):
-one full `dvc repro` (timed); then, with the feed unchanged, the check (`dvc repro -s -f sources`:
-the stage asks the feed, finds the same ETag and writes the same token) and the `dvc repro` after it
+one full `dvc repro` (timed); then, with the feed unchanged, the check (`make refresh`'s
+`PIPELINE_REFRESH=1 dvc repro -s -f sources`: the stage asks the feed, finds the same ETag and writes
+the same token) and the `dvc repro` after it
 (nothing runs), next to `dvc status` (DVC reading the pipeline, running nothing); then, each time
 after the feed publishes one more year, the check and `dvc repro` (download, validate, preprocess and
 every experiment of co2 run again). Medians of several runs.
