@@ -65,7 +65,9 @@ def promote_dataset(
     timeout = params.mlflow.timeout_seconds
     current = registry.champion(model_name, metric_name=metric, timeout_seconds=timeout)
     rescored = None
-    if current is not None:
+    if current is not None and current[2] == run_id:  # the champion is this very run: evaluate scored it
+        rescored = rescoring.Rescored(metric, value)
+    elif current is not None:
         version, _, champion_run = current
         rescored = rescoring.champion_on_new_data(
             model_name, version, champion_run, paths.processed_dir(dataset), metric, timeout_seconds=timeout

@@ -231,7 +231,9 @@ def test_make_retrain_calls_the_module_with_its_arguments():
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert "python -m pipeline.workflow.retrain --no-push train@iris-dnn" in result.stdout.splitlines()
+    assert (
+        "cd . && python -m pipeline.workflow.retrain --no-push train@iris-dnn" in result.stdout.splitlines()
+    )
 
 
 def test_a_stage_is_listed_once_with_its_first_outcome():

@@ -93,7 +93,13 @@ def test_editing_a_local_csv_reruns_exactly_its_chain(tmp_path):
     table.write_text("a,b,label\n" + CSV_ROWS.replace("0,0,no", "5,0,no", 1))
     stale = set(json.loads(run(["dvc", "status", "--json"], project).stdout))
     assert stale == {"sources", "download@table"}  # the link's target changed: both see it
-    chain = ["download@table", "preprocess@table", "train@table-logreg", "evaluate@table-logreg"]
+    chain = [
+        "download@table",
+        "validate@table",
+        "preprocess@table",
+        "train@table-logreg",
+        "evaluate@table-logreg",
+    ]
     assert sorted(repro(project)) == sorted(["sources", *chain, "report", "promote"])
     assert repro(project) == []
     assert run(["dvc", "status", "--json"], project).stdout.strip() == "{}"
