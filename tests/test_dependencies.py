@@ -16,6 +16,8 @@ NOT_IMPORTED = {
     "pip": "MLflow records its version in each logged model",
     "pyarrow": "pandas reads and writes parquet tables with it",
     "psycopg2-binary": "SQLAlchemy's PostgreSQL driver (postgresql:// URLs of `sql` sources)",
+    "dvc-s3": "DVC's S3 remote (the team stack's bucket, or a team's S3)",
+    "boto3": "MLflow's S3 artifact store (the team server's --artifacts-destination)",
 }
 
 
