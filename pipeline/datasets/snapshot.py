@@ -16,9 +16,6 @@ from pipeline.config import TableFields
 from pipeline.core import paths, storage
 from pipeline.datasets.sources import tables
 
-FILE_NAME = paths.SNAPSHOT
-
-
 def plain(value: Any) -> Any:
     """A value from a table or database as JSON: numbers, strings and None as they are, else its text
     (dates in ISO form)."""
@@ -36,10 +33,12 @@ def _time_range(frame, time: str | None) -> list | None:
     return [plain(values.min()), plain(values.max())]
 
 
-def write(out: Path, name: str, cfg: TableFields, source: dict, check: dict) -> dict:
-    """Write meta.json and snapshot.json for the table already saved in raw directory `out`."""
+def write(out: Path, name: str, cfg: TableFields, source: dict, check: dict, frame=None) -> dict:
+    """Write meta.json and snapshot.json for the table already saved in raw directory `out` (`frame`:
+    that table when the caller holds it, else it is read back)."""
     data = tables.data_file(out)
-    frame = tables.read_file(data)
+    if frame is None:
+        frame = tables.read_file(data)
     record = {
         "dataset": name,
         "source": source,
@@ -51,11 +50,11 @@ def write(out: Path, name: str, cfg: TableFields, source: dict, check: dict) -> 
         "check": check,
     }
     storage.write_json(Path(out) / "meta.json", {"source": cfg.source, "task": cfg.task})
-    storage.write_json(Path(out) / FILE_NAME, record)
+    storage.write_json(Path(out) / paths.SNAPSHOT, record)
     return record
 
 
 def read(raw_dir: Path) -> dict | None:
     """snapshot.json of `raw_dir`, or None when there is no snapshot."""
-    path = Path(raw_dir) / FILE_NAME
+    path = Path(raw_dir) / paths.SNAPSHOT
     return storage.read_json(path) if path.exists() else None

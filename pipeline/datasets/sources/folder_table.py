@@ -56,5 +56,6 @@ def fetch(name: str, cfg: FolderSource, out: Path) -> None:
                 f"has {', '.join(map(str, frames[0].columns))}; every partition needs the same columns"
             )
     table_format = "csv" if all(f.suffix == ".csv" for f in files) else "parquet"
-    tables.save_frame(pd.concat(frames, ignore_index=True), out, table_format)
-    snapshot.write(out, name, cfg, location(name, cfg), token)
+    table = pd.concat(frames, ignore_index=True)
+    tables.save_frame(table, out, table_format)
+    snapshot.write(out, name, cfg, location(name, cfg), token, table)

@@ -125,4 +125,4 @@ def fetch(name: str, cfg: SqlSource, out: Path) -> None:
     except SourceUnreachable as err:
         raise PipelineError(str(err)) from None
     tables.save_frame(frame, out, "csv")
-    snapshot.write(out, name, cfg, location(name, cfg), token)
+    snapshot.write(out, name, cfg, location(name, cfg), token, frame)
