@@ -16,6 +16,7 @@ from pipeline.config import TableFields
 from pipeline.core import paths, storage
 from pipeline.datasets.sources import tables
 
+
 def plain(value: Any) -> Any:
     """A value from a table or database as JSON: numbers, strings and None as they are, else its text
     (dates in ISO form)."""
