@@ -75,6 +75,27 @@ postgres-up:  ## a local PostgreSQL on 127.0.0.1 (scripts/postgres; prints its U
 postgres-down:  ## stop it (the data stays in .services/postgres)
 	scripts/postgres down
 
+.PHONY: services services-down services-status
+
+services: setup  ## the team stack: PostgreSQL, an S3 store, MLflow with login; writes .services/env (scripts/services)
+	scripts/ensure-debian-packages postgresql
+	scripts/services up
+
+services-down:  ## stop the stack (the data stays in .services/)
+	scripts/services down
+
+services-status:  ## what runs where
+	scripts/services status
+
+# STACK=1: make run / retrain / test talk to the stack through the env file `make services` wrote
+ifeq ($(STACK),1)
+export SERVICES_STATE_DIR := $(abspath $(or $(SERVICES_STATE_DIR),.services))
+STACK_ENV := $(SERVICES_STATE_DIR)/env
+$(if $(wildcard $(STACK_ENV)),,$(error STACK=1: no $(STACK_ENV) yet: run make services))
+include $(STACK_ENV)
+export $(shell sed 's/=.*//' $(STACK_ENV))
+endif
+
 .PHONY: bench bench-quick
 
 bench: setup  ## every benchmark in full mode -> bench/RESULTS.md (~1.5 h on 2 cores; bench/README.md)

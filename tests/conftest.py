@@ -25,6 +25,7 @@ from pipeline.workflow import project_copy
 from pipeline.workflow.environment import child_env
 from pipeline.workflow.mlflow_server import free_port  # noqa: F401  (tests import it from here)
 from stages import cli
+from tests.team_stack import team_stack  # noqa: F401  (the fixture: scripts/services' stack)
 
 ROOT = Path(__file__).resolve().parents[1]
 
