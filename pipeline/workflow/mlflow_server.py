@@ -26,10 +26,12 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serve(directory: Path, timeout: float = 60) -> Iterator[tuple[str, float]]:
     """(URI, seconds until /health answered) of a one-worker server whose SQLite store, artifacts and
-    log (server.log) are in `directory`. MLFLOW_* variables of the caller are not passed on."""
+    log (server.log) are in `directory`. MLFLOW_* variables of the caller are not passed on; MLflow's
+    job execution is off."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # else a job runner and 7 workers (~2 GB) start too
     cmd = [
         str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1", "--backend-store-uri", f"sqlite:///{directory / 'mlflow.db'}",
