@@ -90,4 +90,5 @@ def test_retrain_opens_a_pull_request_only_when_dvc_lock_changed():
     assert "git diff --quiet -- dvc.lock" in check["run"]
     pr = next(step for step in steps if step.get("uses", "").startswith("peter-evans/create-pull-request"))
     assert pr["if"] == "steps.changed.outputs.lock == 'true'"
-    assert pr["with"]["add-paths"].split() == ["dvc.lock", "reports/promotion.json", "schemas/**"]
+    committed = ["dvc.lock", "reports/promotion.json", "sources/**", "schemas/**"]
+    assert pr["with"]["add-paths"].split() == committed
