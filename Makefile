@@ -22,8 +22,9 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-# Queued sweep points start from the last commit: without a committed lock they have no baseline.
-remind_lock = git ls-files --error-unmatch $(1) >/dev/null 2>&1 || echo "Next: commit $(1) (git add $(1) && git commit -m 'Baseline run') before a sweep: queued experiments start from the last commit."
+# Queued sweep points start from the last commit, and another machine restores what it records: without
+# a committed dvc.lock (and sources/, which DVC does not cache) they have no baseline.
+remind_lock = git ls-files --error-unmatch $(1) >/dev/null 2>&1 || echo "Next: commit the run (git add $(1) && git commit -m 'Baseline run') before a sweep: queued experiments start from the last commit."
 
 # the DVC project `make refresh` / `make retrain` work in: the default pipeline, or a suite's folder (SUITE=co2)
 SUITE ?= .
@@ -32,7 +33,7 @@ DEFAULT_DATA_PACKAGES := fortunes  # Debian packages the default pipeline reads
 run: setup  ## the default pipeline on offline data
 	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
 	dvc repro
-	@$(call remind_lock,dvc.lock)
+	@$(call remind_lock,dvc.lock sources)
 
 refresh: setup  ## ask the live sources (http, sql, folder) for new data, then reproduce what changed (SUITE=co2: a suite's)
 	cd $(SUITE) && dvc repro fingerprint
@@ -42,7 +43,7 @@ refresh: setup  ## ask the live sources (http, sql, folder) for new data, then r
 fashion: setup  ## the Fashion-MNIST experiments (Debian's dataset-fashion-mnist)
 	scripts/ensure-debian-packages dataset-fashion-mnist
 	cd fashion && dvc repro
-	@$(call remind_lock,fashion/dvc.lock)
+	@$(call remind_lock,fashion/dvc.lock fashion/sources)
 
 test: setup node_modules/.package-lock.json  ## the whole test suite, end-to-end runs included
 	pytest -n auto --dist loadfile
