@@ -112,7 +112,7 @@ def measure(work: Path, runs: int) -> dict[str, Any]:
     commands.run(preprocess, copy / "fashion", env=commands.project_env(copy))
     with (
         mlflow_server.serve(work / "server", timeout=120) as (server_uri, server_start),
-        stack.running(work / "stack") as services,
+        stack.running() as services,
         logged_in(services.env),
     ):
         log.info("mlflow server answered /health after %.1f s", server_start)

@@ -47,12 +47,12 @@ def round_trip(project: Path, env: dict[str, str], remote: str) -> dict[str, flo
 
 
 def measure(work: Path, rounds: int, quick: bool) -> dict[str, Any]:
-    copy = project_copy.make(work / "project", edit_params=incremental.shrink if quick else None)
-    env = commands.project_env(copy)
-    repro = commands.run(["dvc", "repro"], copy, env=env)
-    log.info("dvc repro took %.0f s", repro.seconds)
-    size, files = cache_size(copy)
-    with stack.running(work / "stack") as services:
+    with stack.running() as services:  # first: a stack that cannot start stops the benchmark at once
+        copy = project_copy.make(work / "project", edit_params=incremental.shrink if quick else None)
+        env = commands.project_env(copy)
+        repro = commands.run(["dvc", "repro"], copy, env=env)
+        log.info("dvc repro took %.0f s", repro.seconds)
+        size, files = cache_size(copy)
         services.script("remote", str(services.env_file), cwd=copy)  # remote `stack`, keys in config.local
         commands.run(["dvc", "remote", "add", "--local", "-f", "folder", str(work / "remote")], copy, env=env)
         timed: dict[str, list[dict[str, float]]] = {name: [] for name in REMOTES}

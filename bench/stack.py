@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +42,11 @@ class Services:
 
 
 @contextlib.contextmanager
-def running(state: Path) -> Iterator[Services]:
-    """PostgreSQL, the S3 store and the MLflow server (with login) on free ports, state in `state`."""
-    state.mkdir(parents=True)
-    state.chmod(0o755)  # the `postgres` user enters it
+def running() -> Iterator[Services]:
+    """PostgreSQL, the S3 store and the MLflow server (with login) on free ports; deleted when done."""
+    # mkdtemp of its own: a short path (Unix sockets) whose parents the `postgres` user can enter
+    state = Path(tempfile.mkdtemp(prefix="bench-stack-"))
+    state.chmod(0o755)
     ports = {"POSTGRES_PORT": free_port(), "S3_PORT": free_port_block(S3_PORTS), "MLFLOW_PORT": free_port()}
     starting = Services(state, {}, 0)
     try:
@@ -56,3 +59,4 @@ def running(state: Path) -> Iterator[Services]:
         yield Services(state, read_env_file(state / "env"), ready)
     finally:
         subprocess.run([SCRIPT, "down"], env=starting._env(), capture_output=True)
+        shutil.rmtree(state, ignore_errors=True)
