@@ -24,6 +24,7 @@ SECTIONS = {  # name -> heading, in the order of RESULTS.md
     "throughput": "4. Training throughput (samples/s)",
     "mlflow_cost": "5. MLflow logging cost",
     "continuous": "6. Continuous training: unchanged and changed live source",
+    "remote": "7. DVC remote: push and pull, the team stack's S3 vs a local folder",
 }
 
 

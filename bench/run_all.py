@@ -25,8 +25,9 @@ WHAT = {
     "overhead": "`dvc repro` of one training run vs a plain Keras script; where the extra time goes",
     "incremental": "no-op `dvc repro`; stages run and time saved after editing one model",
     "throughput": "samples/s of DNN / CNN / LSTM: tf.data vs NumPy, XLA on vs off",
-    "mlflow_cost": "tracking calls per run: SQLite file vs local `mlflow server`",
+    "mlflow_cost": "tracking calls per run: SQLite file vs local `mlflow server` vs the team stack",
     "continuous": "co2 suite: `dvc repro` with an unchanged live source vs `dvc status`; a retrain",
+    "remote": "`dvc push` / `dvc pull` MB/s: the team stack's S3 remote vs a local directory remote",
 }
 
 DISPLAY_NAMES = {

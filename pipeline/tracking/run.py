@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pipeline.core.metrics import as_number
 from pipeline.core.urls import mask_uri, scrub
 from pipeline.tracking import dataset_logging, model_logging, values
-from pipeline.tracking.store import is_http, server_base, unreachable_error
+from pipeline.tracking.store import describe_failure, is_http, server_base, unreachable_error
 from pipeline.tracking.ui_links import LOCAL_UI, ui_url
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class Run:
         try:
             action()
         except Exception as err:
-            message = scrub(f"{type(err).__name__}: {err}", self._uri)
+            message = describe_failure(err, self._uri)
             if self._required:
                 raise unreachable_error(self._uri, f"{what} failed: {message}") from err
             self.error = f"{what} failed: {message}"

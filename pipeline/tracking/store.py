@@ -8,6 +8,7 @@ _BACKOFF_FACTOR; values you export win).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
@@ -65,6 +66,8 @@ def _set_env_default(name: str, value: str) -> None:
 
 def _bound_http(timeout_seconds: float) -> None:
     """Bound every MLflow HTTP call: MLflow reads these on each request."""
+    # urllib3 warns on each retry; the stage reports the call's outcome once (Run, runs.run)
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     _set_env_default("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, math.ceil(timeout_seconds))))
     _set_env_default("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(HTTP_MAX_RETRIES))
     _set_env_default("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", str(HTTP_BACKOFF_FACTOR))
@@ -84,6 +87,19 @@ def _check_server(uri: str, timeout_seconds: float) -> None:
         raise ConnectionError(f"cannot connect: {_root_cause(err)}") from err
     if response.status_code >= 500:  # a 401/404 is a live server (auth, a proxy without /health)
         raise ConnectionError(f"tracking server answered /health with HTTP {response.status_code}")
+
+
+def describe_failure(error: BaseException, uri: str) -> str:
+    """`Type: message` of a failed tracking call, scrubbed; a lost connection as `cannot connect: <why>`
+    instead of MLflow's and urllib3's paragraph of wrappers around it."""
+    import requests
+
+    inner: BaseException | None = error
+    while inner is not None:
+        if isinstance(inner, requests.ConnectionError):
+            return f"ConnectionError: cannot connect: {_root_cause(inner)}"
+        inner = inner.__cause__ or inner.__context__
+    return scrub(f"{type(error).__name__}: {error}", uri)
 
 
 def _root_cause(error: BaseException) -> str:
