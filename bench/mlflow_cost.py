@@ -27,11 +27,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import cli, commands, fashion, profile_stage, results, stack
+from bench import cli, commands, fashion, profile_stage, results
 from pipeline import config
 from pipeline.core import markdown
 from pipeline.tracking.runs import run as open_run
 from pipeline.workflow import mlflow_server, project_copy
+from pipeline.workflow import team_stack as stack
 
 log = logging.getLogger("bench.mlflow_cost")
 

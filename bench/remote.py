@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cli, commands, incremental, results, stack
+from bench import cli, commands, incremental, results
 from pipeline.core import markdown
 from pipeline.workflow import project_copy
+from pipeline.workflow import team_stack as stack
 
 log = logging.getLogger("bench.remote")
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from pipeline.tracking import runs
+from pipeline.workflow.team_stack import S3_PORTS, SCRIPT, Stack, free_port_block, read_env_file
 from tests.conftest import ROOT, free_port, run, subprocess_env
-from tests.team_stack import S3_PORTS, SCRIPT, Stack, free_port_block, read_env_file
 from tests.test_tracking import client_for, make_experiment, toy_data
 
 pytestmark = pytest.mark.e2e

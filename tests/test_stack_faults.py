@@ -20,8 +20,8 @@ import pytest
 
 from pipeline.core import storage
 from pipeline.tracking.store import describe_failure
+from pipeline.workflow.team_stack import Stack
 from tests.conftest import free_port, make_project, run, shrink_params, subprocess_env
-from tests.team_stack import Stack
 from tests.test_tracking import client_for
 
 DVC = str(Path(sys.executable).with_name("dvc"))
