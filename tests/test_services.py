@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import boto3
@@ -144,9 +143,7 @@ def test_a_run_survives_down_and_up_and_no_secret_is_written(
     team_stack.script("down")
     stopped = team_stack.script("status", check=False)
     assert stopped.returncode == 3 and stopped.stdout.split().count("stopped") == 3
-    start = time.perf_counter()
     team_stack.script("up")
-    print(f"stack up again (warm) in {time.perf_counter() - start:.0f} s")
 
     client = client_for(team_stack.tracking_uri)
     entity = client.get_run(run_id)

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -122,16 +121,9 @@ def test_a_lost_connection_reads_as_one_short_reason(monkeypatch: pytest.MonkeyP
     assert "hunter2hunter2" not in describe_failure(ValueError(f"bad answer from {uri}"), uri)
 
 
-@pytest.fixture
-def timed(request: pytest.FixtureRequest) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    print(f"{request.node.name}: {time.perf_counter() - start:.0f} s")
-
-
 @pytest.mark.e2e
 def test_killing_the_server_mid_run_warns_or_fails_and_loses_nothing(
-    team_stack: Stack, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, timed: None
+    team_stack: Stack, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     logs = {name: tmp_path / f"{name}.log" for name in ("dnn-optional", "dnn-required")}
     stages = {
@@ -173,16 +165,14 @@ def test_killing_the_server_mid_run_warns_or_fails_and_loses_nothing(
     assert not (project / "results" / "dnn-required" / "run.json").exists(), "no record of a run it lost"
     assert leftovers(project) == []
 
-    start = time.perf_counter()
     team_stack.script("up")
-    print(f"MLflow server back in {time.perf_counter() - start:.0f} s")
     lost = logged_in(team_stack, monkeypatch).get_run(record["run_id"])
     assert lost.info.run_name == "dnn-optional", "the run opened before the kill is in the store"
 
 
 @pytest.mark.e2e
 def test_the_server_recovers_from_a_postgres_restart(
-    team_stack: Stack, project: Path, monkeypatch: pytest.MonkeyPatch, timed: None
+    team_stack: Stack, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = {
         **subprocess_env(),
@@ -203,7 +193,7 @@ def test_the_server_recovers_from_a_postgres_restart(
 
 @pytest.mark.e2e
 def test_four_stages_log_at_once_without_an_error(
-    team_stack: Stack, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, timed: None
+    team_stack: Stack, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = stack_env(team_stack, PIPELINE_MLFLOW_REQUIRED="true")  # any tracking error fails its stage
     logs = {name: tmp_path / f"{name}.log" for name in CONCURRENT}
@@ -226,7 +216,7 @@ def test_four_stages_log_at_once_without_an_error(
 
 @pytest.mark.e2e
 def test_the_store_down_during_push_fails_clearly_and_a_second_push_completes(
-    team_stack: Stack, project: Path, timed: None
+    team_stack: Stack, project: Path
 ) -> None:
     env = stack_env(team_stack)
     cache = sorted(p for p in (project / ".dvc" / "cache").rglob("*") if p.is_file())
@@ -234,9 +224,7 @@ def test_the_store_down_during_push_fails_clearly_and_a_second_push_completes(
     assert cache, "something to push"
 
     kill_group(team_stack, "s3")
-    start = time.perf_counter()
     failed = run([DVC, "push"], project, check=False, env=env)
-    print(f"dvc push against the stopped store failed after {time.perf_counter() - start:.0f} s")
     log = failed.stdout + failed.stderr
     assert failed.returncode != 0
     assert "Traceback" not in log
