@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +114,7 @@ def measure(work: Path, runs: int) -> dict[str, Any]:
     commands.run(preprocess, copy / "fashion", env=commands.project_env(copy))
     with (
         mlflow_server.serve(work / "server", timeout=120) as (server_uri, server_start),
-        stack.running() as services,
+        stack.running(Path(tempfile.gettempdir())) as services,
         logged_in(services.env),
     ):
         log.info("mlflow server answered /health after %.1f s", server_start)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def round_trip(project: Path, env: dict[str, str], remote: str) -> dict[str, flo
 
 
 def measure(work: Path, rounds: int, quick: bool) -> dict[str, Any]:
-    with stack.running() as services:  # first: a stack that cannot start stops the benchmark at once
+    # the stack first: one that cannot start stops the benchmark at once
+    with stack.running(Path(tempfile.gettempdir())) as services:
         copy = project_copy.make(work / "project", edit_params=incremental.shrink if quick else None)
         env = commands.project_env(copy)
         repro = commands.run(["dvc", "repro"], copy, env=env)

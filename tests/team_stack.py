@@ -8,6 +8,7 @@ running.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,5 +21,5 @@ from pipeline.workflow.team_stack import Stack
 @pytest.fixture(scope="session")
 def team_stack() -> Iterator[Stack]:
     shared = os.environ.get("SERVICES_STATE_DIR")
-    with stack.running(Path(shared) if shared else None) as running:
+    with stack.running(Path(tempfile.gettempdir()), Path(shared) if shared else None) as running:
         yield running

@@ -73,7 +73,8 @@ def login(team, monkeypatch) -> None:
 def mlflow_client():
     import mlflow
 
-    return mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    return mlflow.MlflowClient(uri, registry_uri=uri)  # not a registry URI an earlier test left set
 
 
 def test_clone_a_logs_its_run_over_http_with_a_login(team, team_stack, login):

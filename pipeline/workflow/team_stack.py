@@ -103,14 +103,14 @@ def _up(state: Path, env: dict[str, str]) -> Stack:
 
 
 @contextlib.contextmanager
-def running(shared: Path | None = None) -> Iterator[Stack]:
+def running(parent: Path, shared: Path | None = None) -> Iterator[Stack]:
     """The stack in folder `shared` (brought up if needed, left running), or without it a throw-away
-    stack on free ports, stopped and deleted at the end."""
+    stack on free ports in a new folder under `parent`, stopped and deleted at the end. `parent` must
+    be short (Unix socket paths) and enterable by the `postgres` user: the system's temp folder is."""
     if shared is not None:
         yield _up(shared, script_env(shared))
         return
-    # mkdtemp, not a test's tmp_path: short (Unix socket paths) and enterable by the `postgres` user
-    state = Path(tempfile.mkdtemp(prefix="stack-"))
+    state = Path(tempfile.mkdtemp(prefix="stack-", dir=parent))
     state.chmod(0o755)
     ports = {"POSTGRES_PORT": free_port(), "S3_PORT": free_port_block(S3_PORTS), "MLFLOW_PORT": free_port()}
     try:
