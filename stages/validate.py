@@ -42,7 +42,7 @@ def skip(dataset: str, settings: config.Validate) -> None:
 
 
 def check_table(dataset: str, cfg: config.TableFields, table: Path, settings: config.Validate) -> dict:
-    """The schema check, then the drift report (written); the report."""
+    """The schema check (its warnings logged), then the drift report (written); the report."""
     frame = tables.read_file(table)
     schema_path = paths.schema_file(dataset)
     if schema_path.is_file():
@@ -58,7 +58,9 @@ def check_table(dataset: str, cfg: config.TableFields, table: Path, settings: co
         )
         validation.save(schema, schema_path, dataset)
         log.warning("wrote %s, inferred from this snapshot: review it and commit it", schema_path)
-    validation.check(frame, schema, target=cfg.target, where=str(table), schema_path=schema_path)
+    warnings = validation.check(frame, schema, target=cfg.target, where=str(table), schema_path=schema_path)
+    for line in warnings:
+        log.warning("%s", line)
 
     sha256 = storage.sha256_file(table)
     previous, previous_rows = reference.baseline(paths.reference_dir(dataset), sha256)
@@ -77,6 +79,7 @@ def check_table(dataset: str, cfg: config.TableFields, table: Path, settings: co
         drift=now,
         train_vs_test=split,
         rows={"previous": previous_rows, "current": len(frame)},
+        schema_warnings=warnings,
     )
     height = 1.5 + 0.35 * len(roles["features"])
     with figures.figure(paths.drift_plot(dataset), figsize=(7, height)) as (_, axes):

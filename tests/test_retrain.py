@@ -265,11 +265,13 @@ def test_the_report_sections_read_snapshots_drift_and_promotion():
                     "month": {"score": 0.0, "drifted": False},
                 },
                 "label": {"score": 0.3, "drifted": True},
+                "schema_warnings": ["data.csv: column 'co2' has values outside [290.0, 380.0]: 381.2"],
             },
             "iris": {"status": "skipped", "features": {}, "label": None},
         }
     )
     assert "| co2 | warn | psi | co2, label |" in drift and "| iris | skipped | - | - |" in drift
+    assert "\n- data.csv: column 'co2' has values outside [290.0, 380.0]: 381.2\n" in drift
     promotion = {
         "co2": {
             "metric": "rmse",

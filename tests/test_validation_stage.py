@@ -81,7 +81,7 @@ def test_a_new_label_is_named_with_the_known_ones():
     assert "column 'label' has new label(s) 'return' (allowed: buy, skip)" in problem(grown, infer(table()))
 
 
-def test_too_many_missing_values_and_values_far_out_of_range():
+def test_too_many_missing_values_stop_and_values_out_of_range_only_warn():
     first = table()
     first.loc[:19, "price"] = np.nan  # 5% empty: the schema allows 15%
     later = table()
@@ -89,7 +89,21 @@ def test_too_many_missing_values_and_values_far_out_of_range():
     later.loc[300, "price"] = 1e6
     message = problem(later, infer(first))
     assert "column 'price' is 50% empty, more than the schema's 15%" in message
-    assert "column 'price' has values outside" in message and "1000000.0" in message
+    assert "outside" not in message
+    later.loc[:199, "price"] = 10.0
+    (warning,) = validation.check(later, infer(first), target="label", where="x", schema_path=SCHEMA)
+    assert "column 'price' has values outside" in warning and "1000000.0" in warning
+    assert "raise_warning: false" in warning
+
+
+def test_a_range_made_a_hard_rule_in_the_yaml_stops(tmp_path):
+    path = tmp_path / "shop.yaml"
+    validation.save(infer(table()), path, DATASET)
+    path.write_text(path.read_text().replace("raise_warning: true", "raise_warning: false"))
+    later = table()
+    later.loc[300, "price"] = -1e6
+    message = problem(later, validation.load(path))
+    assert "column 'price' has values outside" in message and "-1000000.0" in message
 
 
 def test_a_column_without_gaps_allows_none():
@@ -155,6 +169,15 @@ def test_new_data_is_compared_with_the_last_snapshot_and_a_rerun_gives_the_same_
     assert code == 0 and report["status"] == "warn" and report["features"]["price"]["drifted"]
     assert report["rows"] == {"previous": 400, "current": 500}
     assert validate()[2] == report  # same snapshot again (e.g. after a code edit): same baseline
+
+
+def test_a_trend_past_the_inferred_range_warns_into_the_report_and_goes_on(project):
+    validate()
+    deliver(table(seed=1).assign(price=lambda f: f["price"] + 100))  # a series that grew
+    code, _, report = validate()
+    (warning,) = report["schema_warnings"]
+    assert code == 0 and "column 'price' has values outside" in warning
+    assert validate()[2]["schema_warnings"] == [warning]
 
 
 def test_block_stops_naming_the_feature_and_keeps_the_old_baseline(project):

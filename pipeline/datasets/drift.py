@@ -141,6 +141,7 @@ def report(
     drift: dict[str, Any] | None = None,
     train_vs_test: dict[str, Any] | None = None,
     rows: dict[str, int | None] | None = None,
+    schema_warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     """reports/drift/<dataset>.json (see STATUSES)."""
     return {
@@ -153,6 +154,7 @@ def report(
         "label": (drift or {}).get("label"),
         "train_vs_test": train_vs_test,
         "rows": rows or {"previous": None, "current": None},
+        "schema_warnings": schema_warnings or [],
     }
 
 

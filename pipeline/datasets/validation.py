@@ -3,6 +3,7 @@ YAML people read and edit, and every later snapshot checked against it with one 
 
 from __future__ import annotations
 
+import copy
 import functools
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +27,9 @@ HEADER = """\
 #   dtype                 the type of its values (float64 columns take whole numbers too)
 #   nullable              whether empty values are allowed at all
 #   missing_rate_at_most  the largest share of empty values (the first snapshot's + validate.max_missing_rate)
-#   in_range              allowed values: the first snapshot's range widened by half its width each side
+#   in_range              expected values: the first snapshot's range widened by half its width each side.
+#                         Values outside it warn (raise_warning: true), as a trending series outgrows
+#                         any range; set raise_warning: false to stop on them instead
 #   isin                  allowed values of a category, or a classification's labels: add new ones here
 # Columns not listed may come and go; a listed column that is missing stops the pipeline.
 """
@@ -80,7 +83,8 @@ def _infer_column(values: pd.Series, *, labels: bool, is_time: bool, max_missing
         return pa.Column(str(values.dtype), checks, nullable=missing > 0)
     if kind in "iuf":
         if not is_time and len(present):  # times grow past any range
-            checks.append(pa.Check.in_range(*_widened(float(present.min()), float(present.max()))))
+            bounds = _widened(float(present.min()), float(present.max()))
+            checks.append(pa.Check.in_range(*bounds, raise_warning=True))
         return pa.Column("float64", checks, nullable=missing > 0, coerce=True)
     text = str(values.dtype) == "str"  # pandas' string type; `object` columns mix types: no dtype rule
     return pa.Column("str" if text else None, checks, nullable=missing > 0)
@@ -106,17 +110,40 @@ def load(path: Path) -> pa.DataFrameSchema:
 
 def check(
     frame: pd.DataFrame, schema: pa.DataFrameSchema, *, target: str, where: str, schema_path: Path
-) -> None:
-    """PipelineError naming each failing column and rule, when `frame` breaks `schema`."""
-    pa = _pandera()
-    try:
-        schema.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        problems = describe(err.failure_cases, schema, frame, target)
+) -> list[str]:
+    """PipelineError naming each failing column and rule, when `frame` breaks a rule of `schema`; the
+    broken rules marked `raise_warning: true` (inferred ranges) as sentences to warn with."""
+    problems = _problems(frame, _rules(schema, warning=False), target)
+    if problems:
         raise PipelineError(
             f"{where} fails {schema_path}: {'; '.join(problems)}. Fix the data, or edit {schema_path} "
             "if the change is expected"
-        ) from None
+        )
+    return [
+        f"{where}: {problem} (a warning in {schema_path}: set raise_warning: false to stop on it)"
+        for problem in _problems(frame, _rules(schema, warning=True), target)
+    ]
+
+
+def _rules(schema: pa.DataFrameSchema, *, warning: bool) -> pa.DataFrameSchema:
+    """`schema` with only its checks that warn (as errors, so pandera reports their failure cases), or
+    only those that stop."""
+
+    def kept(column: pa.Column) -> list[pa.Check]:
+        checks = [copy.copy(c) for c in column.checks if c.raise_warning == warning]
+        for rule in checks:
+            rule.raise_warning = False
+        return checks
+
+    return schema.update_columns({name: {"checks": kept(col)} for name, col in schema.columns.items()})
+
+
+def _problems(frame: pd.DataFrame, schema: pa.DataFrameSchema, target: str) -> list[str]:
+    try:
+        schema.validate(frame, lazy=True)
+    except _pandera().errors.SchemaErrors as err:
+        return describe(err.failure_cases, schema, frame, target)
+    return []
 
 
 def describe(

@@ -50,7 +50,8 @@ def data_section(now: Mapping[str, dict], before: Mapping[str, dict | None]) -> 
 
 
 def drift_section(reports: Mapping[str, dict]) -> str:
-    """Each data set's drift status and the features (and label) that drifted."""
+    """Each data set's drift status, the features (and label) that drifted, and its schema warnings
+    (values outside an inferred range)."""
     if not reports:
         return ""
     rows = []
@@ -59,7 +60,9 @@ def drift_section(reports: Mapping[str, dict]) -> str:
         rows.append(
             [dataset, _text(report.get("status")), _text(report.get("method")), ", ".join(drifted) or "-"]
         )
-    return "### Drift\n\n" + markdown.table(["data set", "status", "method", "drifted"], rows, "llll") + "\n"
+    warnings = [f"- {w}\n" for _, rep in sorted(reports.items()) for w in rep.get("schema_warnings", [])]
+    table = markdown.table(["data set", "status", "method", "drifted"], rows, "llll")
+    return "### Drift\n\n" + table + "\n" + ("\nSchema warnings:\n\n" + "".join(warnings) if warnings else "")
 
 
 def champion_section(promotion: Mapping[str, Any] | None) -> str:
