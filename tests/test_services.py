@@ -181,8 +181,8 @@ def test_the_env_file_is_plain_key_value_lines(team_stack: Stack) -> None:
 
 def test_a_missing_program_stops_up_with_one_line_naming_its_package(tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"  # a checkout without .venv: no weed, no mlflow
-    (checkout / "scripts").mkdir(parents=True)
-    script = shutil.copy(SCRIPT, checkout / "scripts" / "services")
+    shutil.copytree(SCRIPT.parent, checkout / "scripts")
+    script = checkout / "scripts" / "services"
     env = {"PATH": "/usr/bin:/bin", "SERVICES_STATE_DIR": str(tmp_path / "state")}
     result = subprocess.run([script, "up"], env=env, text=True, capture_output=True)
     assert (result.returncode, result.stderr.splitlines()) == (

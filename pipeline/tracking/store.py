@@ -8,7 +8,6 @@ _BACKOFF_FACTOR; values you export win).
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from pathlib import Path
@@ -66,8 +65,6 @@ def _set_env_default(name: str, value: str) -> None:
 
 def _bound_http(timeout_seconds: float) -> None:
     """Bound every MLflow HTTP call: MLflow reads these on each request."""
-    # urllib3 warns on each retry; the stage reports the call's outcome once (Run, runs.run)
-    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     _set_env_default("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, math.ceil(timeout_seconds))))
     _set_env_default("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(HTTP_MAX_RETRIES))
     _set_env_default("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", str(HTTP_BACKOFF_FACTOR))
@@ -84,7 +81,7 @@ def _check_server(uri: str, timeout_seconds: float) -> None:
     except requests.Timeout as err:
         raise ConnectionError(f"no answer within {timeout_seconds:g} s") from err
     except requests.ConnectionError as err:  # refused, unknown host, reset: at once, not a timeout
-        raise ConnectionError(f"cannot connect: {_root_cause(err)}") from err
+        raise ConnectionError(_cannot_connect(err)) from err
     if response.status_code >= 500:  # a 401/404 is a live server (auth, a proxy without /health)
         raise ConnectionError(f"tracking server answered /health with HTTP {response.status_code}")
 
@@ -97,16 +94,18 @@ def describe_failure(error: BaseException, uri: str) -> str:
     inner: BaseException | None = error
     while inner is not None:
         if isinstance(inner, requests.ConnectionError):
-            return f"ConnectionError: cannot connect: {_root_cause(inner)}"
+            return f"ConnectionError: {_cannot_connect(inner)}"
         inner = inner.__cause__ or inner.__context__
     return scrub(f"{type(error).__name__}: {error}", uri)
 
 
-def _root_cause(error: BaseException) -> str:
-    """The innermost reason of a requests error ("Connection refused"), without urllib3's wrapping."""
+def _cannot_connect(error: BaseException) -> str:
+    """`cannot connect: <the innermost reason>` ("Connection refused") of a requests error, without
+    urllib3's wrapping."""
     while (inner := error.__cause__ or error.__context__) is not None:
         error = inner
-    return str(error.args[-1]) if isinstance(error, OSError) and error.args else str(error)
+    reason = error.args[-1] if isinstance(error, OSError) and error.args else error
+    return f"cannot connect: {reason}"
 
 
 def import_mlflow() -> ModuleType:
