@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import boto3
@@ -13,7 +14,7 @@ import pytest
 import requests
 
 from pipeline.tracking import runs
-from pipeline.workflow.team_stack import S3_PORTS, SCRIPT, Stack, free_port_block, read_env_file
+from pipeline.workflow.team_stack import S3_PORTS, SCRIPT, Stack, free_port_block, read_env_file, script_env
 from tests.conftest import ROOT, free_port, run, subprocess_env
 from tests.test_tracking import client_for, make_experiment, toy_data
 
@@ -97,6 +98,25 @@ def test_a_taken_port_stops_up_with_one_line_naming_it(team_stack: Stack, tmp_pa
             1, [f"error: {taken}: set {variable} to a free port ({service})"]
         )  # fmt: skip
         assert sorted(path.name for path in state.iterdir()) == [".lock"], "nothing was started"
+
+
+def test_a_store_that_dies_while_starting_is_named_with_its_reason() -> None:
+    state = Path(tempfile.mkdtemp(prefix="stack-", dir=tempfile.gettempdir()))  # the postgres user enters it
+    state.chmod(0o755)
+    (state / "s3" / "data").mkdir(parents=True)
+    (state / "s3" / "data" / "filerldb2").write_text("a file where the store keeps a folder")
+    ports = {"POSTGRES_PORT": free_port(), "S3_PORT": free_port_block(S3_PORTS), "MLFLOW_PORT": free_port()}
+    env = script_env(state, **{name: str(port) for name, port in ports.items()})
+    try:
+        result = subprocess.run([SCRIPT, "up"], env=env, text=True, capture_output=True)
+    finally:
+        subprocess.run([SCRIPT, "down"], env=env, capture_output=True)
+        shutil.rmtree(state, ignore_errors=True)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: the S3 store exited while starting: failed to initialize store for leveldb2: Check Level "
+        f"Folder {state}/s3/data/filerldb2 Writable: Not a valid folder! (see {state}/s3/weed.out)"
+    ]
 
 
 def test_dvc_pushes_to_the_bucket_with_keys_kept_out_of_git(team_stack: Stack, tmp_path: Path) -> None:
