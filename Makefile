@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Every stage is a new process: without cached bytecode each one spends ~15 s compiling TensorFlow.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup run refresh fashion test test-fast lint retrain backfill co2-demo postgres-up postgres-down
+.PHONY: setup run refresh fashion test test-fast lint retrain backfill co2-demo postgres-up postgres-down tune tune-worker tune-apply
 
 setup: $(VENV)/.synced
 
@@ -68,6 +68,23 @@ retrain: setup  ## pull -> repro -> gate -> push with the run-cache (docs/ci-ret
 
 co2-demo: setup  ## continuous training played: new data -> retrain; none -> nothing runs; broken -> stopped
 	python scripts/co2-demo
+
+# make tune EXPERIMENT=digits-cnn [TRIALS=20 WORKERS=2 STUDY=name STORAGE=url]; STACK=1: the team's PostgreSQL
+WORKERS ?= 1
+study_options = $(if $(STUDY),--study $(STUDY)) $(if $(STORAGE),--storage $(STORAGE))
+need = @test -n "$($(1))" || { echo "make $@ needs $(1)=<$(2)>"; exit 2; }
+
+tune: setup  ## an Optuna study of EXPERIMENT's tune: section, trials as DVC experiments (docs/tuning.md)
+	$(call need,EXPERIMENT,a key of tune: in params.yaml)
+	python -m pipeline.tuning run $(EXPERIMENT) --workers $(WORKERS) $(if $(TRIALS),--trials $(TRIALS)) $(study_options)
+
+tune-worker: setup  ## one more worker on STUDY (another machine: the same commit and STORAGE)
+	$(call need,STUDY,the study's name)
+	python -m pipeline.tuning join $(study_options)
+
+tune-apply: setup  ## dvc exp apply STUDY's best trial into the workspace
+	$(call need,STUDY,the study's name)
+	python -m pipeline.tuning apply $(study_options)
 
 postgres-up:  ## a local PostgreSQL on 127.0.0.1 (scripts/postgres; prints its URL)
 	scripts/ensure-debian-packages postgresql

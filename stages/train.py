@@ -2,7 +2,8 @@
 
 Opens the experiment's MLflow run (its id goes to results/<experiment>/run.json for `evaluate`),
 logs params, per-epoch history, the data set and the model. A killed Keras run resumes from its
-last completed epoch on the next `dvc repro`.
+last completed epoch on the next `dvc repro`. In a tuning trial (`make tune`) a Keras fit reports
+each epoch to the study and stops, writing nothing, when the pruner says so.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pipeline.datasets import drift, processed
 from pipeline.models import building, families, persistence, training
 from pipeline.tracking import runs
 from pipeline.tracking.run import Run
+from pipeline.tuning import pruning
 from stages import cli
 
 
@@ -40,7 +42,11 @@ def main(argv: list[str] | None = None) -> None:
 
     with runs.run(experiment, stage=f"train@{experiment.name}") as run:
         backup = training.backup_dir_for(paths.CHECKPOINTS_DIR, experiment, data_hash)
-        result = training.fit(experiment, data, backup_dir=backup)
+        watcher = pruning.watcher(experiment.name, experiment.backend)  # in a tuning trial only
+        callbacks = watcher.callbacks() if watcher else []
+        result = training.fit(experiment, data, backup_dir=backup, callbacks=callbacks)
+        if watcher:
+            watcher.stop_if_pruned(run)
         persistence.save(result.model, paths.model_dir(experiment.name), result.hyperparameters)
         summary = {
             "experiment": experiment.name,

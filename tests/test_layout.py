@@ -62,6 +62,7 @@ LAYERS = {
     "tracking": 5,
     "decisions": 6,
     "workflow": 7,
+    "tuning": 8,
 }
 
 

@@ -192,7 +192,7 @@ def test_the_env_file_is_plain_key_value_lines(team_stack: Stack) -> None:
     assert read_env_file(team_stack.env_file) == team_stack.env
     assert set(team_stack.env) == {
         "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "PIPELINE_DVC_REMOTE",
+        "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "PIPELINE_DVC_REMOTE", "PIPELINE_STUDY_STORAGE",
     }  # fmt: skip
     script = f"set -a; . {team_stack.env_file}; echo $MLFLOW_TRACKING_URI"
     sourced = subprocess.run(["bash", "-c", script], capture_output=True, text=True)

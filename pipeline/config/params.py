@@ -14,6 +14,7 @@ from pipeline.config.decisions import Gate, Promote
 from pipeline.config.models import ModelConfig, Models
 from pipeline.config.tracking import Mlflow
 from pipeline.config.training import Train, TrainOverrides, TrainSettings
+from pipeline.config.tuning import TuneSpec, endpoints, read_by
 from pipeline.config.validation import Validate
 from pipeline.core.errors import PipelineError
 
@@ -40,6 +41,7 @@ class Params(Section):
     promote: Promote = Promote()
     gate: Gate = Gate()
     validation: Validate = Field(Validate(), alias="validate")  # `validate` would shadow BaseModel.validate
+    tune: dict[Name, TuneSpec] = {}
 
     @model_validator(mode="after")
     def _experiments_name_known_parts(self) -> Params:
@@ -59,6 +61,30 @@ class Params(Section):
                 raise ValueError(f"experiments.{name}.train: only Keras experiments take training overrides")
         return self
 
+    @model_validator(mode="after")
+    def _tune_spaces_give_valid_params(self) -> Params:
+        """Each searched path is one the experiment reads, and its ends (each choice) are valid there.
+        The search of an experiment the file no longer has is left alone until `make tune` asks for it."""
+        for name, spec in self.tune.items():
+            if name not in self.experiments:
+                continue
+            readers = read_by(name, self.experiments[name])
+            base = self.model_dump(mode="json", by_alias=True, exclude={"tune"})
+            for path, dimension in spec.space.items():
+                where = f"tune.{name}.space.{path}"
+                if not any(path == prefix or path.startswith(f"{prefix}.") for prefix in readers):
+                    raise ValueError(
+                        f"{where}: experiment {name} does not read it; it reads {', '.join(readers)}"
+                    )
+                for value in endpoints(dimension):
+                    edited = _with_value(base, path.split("."), value)
+                    try:
+                        Params.model_validate(edited)
+                    except ValidationError as err:
+                        problem = _describe(err, edited).strip()
+                        raise ValueError(f"{where}: {value!r} gives invalid params ({problem})") from None
+        return self
+
 
 class Experiment(Section):
     """Everything one train / evaluate stage needs, resolved from the params file."""
@@ -73,6 +99,13 @@ class Experiment(Section):
     train: Train = Train()  # Keras settings (with the experiment's overrides)
     n_jobs: int = 1  # scikit-learn parallelism
     mlflow: Mlflow = Mlflow()
+
+
+def _with_value(data: dict, keys: list[str], value: Any) -> dict:
+    """A copy of nested `data` with keys[0].keys[1]... set to value (missing or null levels made dicts)."""
+    head, *rest = keys
+    inner = data.get(head) if isinstance(data.get(head), dict) else {}
+    return {**data, head: _with_value(inner, rest, value) if rest else value}
 
 
 def _location(loc: tuple[int | str, ...], raw: Any) -> str:
@@ -98,7 +131,8 @@ def _describe(error: ValidationError, raw: Any) -> str:
         where = _location(item["loc"], raw)
         value = item.get("input")
         shown = f" (got {value!r})" if not isinstance(value, dict) else ""
-        lines.append(f"  {where}: {item['msg']}{shown}")
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}{shown}" if where else f"  {message}")
     return "\n".join(lines)
 
 

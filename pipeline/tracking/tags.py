@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from pipeline.core import trial_env
 from pipeline.core.errors import PipelineError
 from pipeline.core.urls import mask_uri
 from pipeline.tracking.values import flatten, param_value
@@ -48,9 +49,11 @@ def run_tags(
     `pipeline.changed_params` lists what a `dvc exp run -S` point changed against its baseline.
 
     `pipeline.group` groups the runs of one sweep point / commit (DVC_EXP_NAME, else the git commit):
-    group by it in the UI. There is deliberately no parent run: `train` and `evaluate` of every
-    experiment are separate DVC processes (and queue workers), so a parent would have to be created,
-    found and closed across processes, racing when workers start together; a tag costs nothing.
+    group by it in the UI. A tuning trial's run is tagged with its study and trial number and nests under
+    the study's run, which `make tune` opens once before its workers start. A sweep has no parent run:
+    `train` and `evaluate` of every experiment are separate DVC processes (and queue workers), so a
+    parent would have to be created, found and closed across processes, racing when workers start
+    together; a tag costs nothing.
     """
     commit = _git("rev-parse", "HEAD") or "unknown"
     status = _git("status", "--porcelain")
@@ -71,6 +74,7 @@ def run_tags(
         "tracking.uri": mask_uri(uri),
         **owner_tags(),
         **_versions(),
+        **trial_env.run_tags(),
     }
     for variable in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
         if value := os.environ.get(variable):

@@ -1,0 +1,120 @@
+"""One trial: its point as a `dvc exp run --temp` of the experiment, judged on the metric evaluate@ wrote.
+
+`--temp` runs each point in its own copy, so several workers share one clone; only `evaluate@<e>` and
+what it needs run (never report or promote), and a point the run-cache holds is restored, not
+retrained. The DVC output of each trial goes to reports/tune/<study>/trials/<number>.log.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.core import storage
+from pipeline.core.trial_env import TrialEnv
+from pipeline.tuning import space
+from pipeline.tuning.pruning import PRUNED_AFTER
+from pipeline.tuning.study import Record
+from pipeline.workflow.environment import child_env
+
+logger = logging.getLogger(__name__)
+
+
+class TrialFailed(Exception):
+    """The point's run failed (a bad point, out of memory, a bug): recorded, and the study goes on."""
+
+
+@dataclass(frozen=True)
+class Worker:
+    """What a worker's trials share: the project, the study and where trial logs go."""
+
+    project: Path
+    study: str
+    storage_url: str
+    record: Record
+
+    @property
+    def log_dir(self) -> Path:
+        return self.project / "reports" / "tune" / self.study / "trials"
+
+    def objective(self, trial: Any) -> float:
+        import optuna
+
+        values = space.suggest(trial, self.record.spec.space)
+        name = f"{self.study}-{trial.number}"
+        trial.set_user_attr("dvc_exp", name)
+        env = TrialEnv(self.storage_url, self.study, trial.number, trial._trial_id, self.record.mlflow_run_id)
+        output = self._run(name, values, env)
+        if output.returncode != 0:
+            if (
+                epochs := _stored(trial).user_attrs.get(PRUNED_AFTER)
+            ) is not None:  # the train stage's verdict
+                raise optuna.TrialPruned(f"pruned after epoch {epochs}")
+            raise TrialFailed(f"dvc exp run {name} failed: {_reason(output.stdout)} (log: {self._log(name)})")
+        experiment = self.record.experiment
+        run_record = _read(self.project, name, f"results/{experiment}/run.json")
+        trial.set_user_attr("mlflow_run_id", run_record.get("run_id") or "")
+        restored = f"Running stage 'train@{experiment}'" not in output.stdout  # run-cache or baseline
+        trial.set_user_attr("restored", restored)
+        monitor = self.record.spec.epoch_monitor
+        if restored and monitor:  # no epoch was reported: give the pruner the restored history's
+            history = _read(self.project, name, f"results/{experiment}/history.csv", parse=_csv_rows)
+            for epoch, row in enumerate(history):
+                if row.get(monitor):
+                    trial.report(float(row[monitor]), epoch)
+        metrics = _read(self.project, name, f"results/{experiment}/metrics.json")
+        objective = self.record.spec.objective
+        return float(metrics[objective.split][objective.metric])
+
+    def _run(self, name: str, values: dict[str, Any], env: TrialEnv) -> subprocess.CompletedProcess:
+        target = f"evaluate@{self.record.experiment}"
+        command = ["dvc", "exp", "run", "--temp", "-n", name, *space.overrides(values), target]
+        result = subprocess.run(
+            command, cwd=self.project, env=child_env(**env.variables()), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        storage.write_text(self._log(name), f"$ {' '.join(command)}\n{result.stdout}")
+        return result
+
+    def _log(self, name: str) -> Path:
+        return self.log_dir / f"{name.rsplit('-', 1)[1]}.log"
+
+
+def _stored(trial: Any) -> Any:
+    """The trial as the storage has it now: what the stages of its run wrote (a Trial object caches
+    its own reports only)."""
+    return next(stored for stored in trial.study.get_trials(deepcopy=False) if stored.number == trial.number)
+
+
+def _reason(output: str) -> str:
+    """The stage's own error line (its last ERROR / Error line), else DVC's last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if " ERROR " in line or line.startswith(("ERROR", "error:"))]
+    stage_errors = [line for line in errors if not line.startswith("ERROR: failed to reproduce")]
+    return (stage_errors or errors or lines or ["no output"])[-1]
+
+
+def _read(project: Path, experiment_name: str, path: str, parse: Callable[[str], Any] = json.loads) -> Any:
+    """An output of the DVC experiment `experiment_name` (from the DVC cache, by its git ref), parsed."""
+    import dvc.api
+
+    return parse(dvc.api.read(path, repo=str(project), rev=_exp_ref(project, experiment_name)))
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _exp_ref(project: Path, experiment_name: str) -> str:
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--sort=-committerdate", "--format=%(refname)", "refs/exps/"],
+        cwd=project, text=True, capture_output=True, check=True,
+    ).stdout.split()  # fmt: skip
+    return next(ref for ref in refs if ref.endswith(f"/{experiment_name}"))
