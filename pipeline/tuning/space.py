@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,10 +41,8 @@ def grid(space: Mapping[str, Dimension]) -> dict[str, list[Any]]:
             values[path] = list(range(low, high + 1, dimension.step))
         else:
             low, high = dimension.float_
-            count = int(round((high - low) / dimension.step)) + 1
-            values[path] = [
-                low + index * dimension.step for index in range(count) if low + index * dimension.step <= high
-            ]
+            count = math.floor((high - low) / dimension.step + 1e-9) + 1
+            values[path] = [round(low + index * dimension.step, 12) for index in range(count)]
     return values
 
 

@@ -159,7 +159,7 @@ def join(url: str, name: str, *, heartbeat_seconds: int | None = None, worker: i
     bare = optuna.load_study(study_name=name, storage=opened)
     record = Record.load(bare.user_attrs[RECORD])
     return optuna.load_study(
-        study_name=name, storage=opened, sampler=sampler(record), pruner=pruner(record.spec)
+        study_name=name, storage=opened, sampler=sampler(record, worker), pruner=pruner(record.spec)
     )
 
 
