@@ -25,6 +25,7 @@ SECTIONS = {  # name -> heading, in the order of RESULTS.md
     "mlflow_cost": "5. MLflow logging cost",
     "continuous": "6. Continuous training: unchanged and changed live source",
     "remote": "7. DVC remote: push and pull, the team stack's S3 vs a local folder",
+    "tune": "8. Tuning: the best point in a time budget, 1 vs 2 workers",
 }
 
 

@@ -28,6 +28,7 @@ WHAT = {
     "mlflow_cost": "tracking calls per run: SQLite file vs local `mlflow server` vs the team stack",
     "continuous": "co2 suite: `dvc repro` with an unchanged live source vs `dvc status`; a retrain",
     "remote": "`dvc push` / `dvc pull` MB/s: the team stack's S3 remote vs a local directory remote",
+    "tune": "`make tune` of digits-cnn: best point vs the default in a time budget; 2 workers vs 1",
 }
 
 DISPLAY_NAMES = {

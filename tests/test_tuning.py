@@ -250,4 +250,17 @@ def test_a_failed_trial_names_the_stages_own_error() -> None:
     )
     assert trials._reason(output).endswith("ERROR stages: out of memory while building the model")
     assert trials._reason("Ran nothing\n") == "Ran nothing"
+    crashed = "Traceback (most recent call last):\n  raise ValueError(\nValueError: Solver lbfgs ...\n"
+    assert trials._reason(crashed + output.splitlines()[-1]) == "ValueError: Solver lbfgs ..."
     assert json.loads(space.overrides({"x": [1, 2]})[1].split("=", 1)[1]) == [1, 2]
+
+
+def test_a_suggested_value_the_file_already_has_is_no_override() -> None:
+    """So the baseline point runs the committed params unchanged and DVC restores it."""
+    params = config.read_yaml(ROOT / "params.yaml")
+    values = {
+        "models.keras.cnn.dropout_rate": 0.3,
+        "experiments.digits-cnn.train.batch_size": 64,  # unset: the shared train.keras.batch_size
+        "models.keras.cnn.filters": [16, 32],
+    }
+    assert space.changes(values, params, "digits-cnn") == {"models.keras.cnn.filters": [16, 32]}

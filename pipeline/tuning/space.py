@@ -22,12 +22,14 @@ def suggest(trial: Any, space: Mapping[str, Dimension]) -> dict[str, Any]:
             low, high = dimension.int_
             values[path] = trial.suggest_int(path, low, high, step=dimension.step, log=dimension.log)
         else:
-            values[path] = json.loads(trial.suggest_categorical(path, _categories(dimension)))
+            choices = {_category(choice): choice for choice in dimension.choice}
+            values[path] = choices[trial.suggest_categorical(path, list(choices))]
     return values
 
 
-def _categories(dimension: Choices) -> list[str]:
-    return [json.dumps(choice) for choice in dimension.choice]
+def _category(choice: Any) -> Any:
+    """A choice as Optuna stores it: scalars as they are, a list as its JSON text."""
+    return json.dumps(choice) if isinstance(choice, list) else choice
 
 
 def grid(space: Mapping[str, Dimension]) -> dict[str, list[Any]]:
@@ -35,7 +37,7 @@ def grid(space: Mapping[str, Dimension]) -> dict[str, list[Any]]:
     values: dict[str, list[Any]] = {}
     for path, dimension in space.items():
         if isinstance(dimension, Choices):
-            values[path] = _categories(dimension)
+            values[path] = [_category(choice) for choice in dimension.choice]
         elif isinstance(dimension, IntRange):
             low, high = dimension.int_
             values[path] = list(range(low, high + 1, dimension.step))
@@ -51,28 +53,39 @@ def overrides(values: Mapping[str, Any]) -> list[str]:
     return [arg for path, value in values.items() for arg in ("-S", f"++{path}={json.dumps(value)}")]
 
 
+def changes(values: Mapping[str, Any], params: Mapping[str, Any], experiment: str) -> dict[str, Any]:
+    """The values that differ from the params file's (`params`, as read): an override that sets what is
+    already there would still change the file, and DVC would retrain a point its run-cache holds."""
+    return {path: value for path, value in values.items() if _current(params, path, experiment) != value}
+
+
 def baseline(
     space: Mapping[str, Dimension], params: Mapping[str, Any], experiment: str
 ) -> dict[str, Any] | None:
     """The params' current value of each path as Optuna params (to enqueue as the first trial), or
-    None when one is missing or outside its range: the study then starts from the sampler alone.
-    An experiment's unset `train` override has the shared `train.keras` value."""
+    None when one is missing or outside its range: the study then starts from the sampler alone."""
     point: dict[str, Any] = {}
-    override = f"experiments.{experiment}.train."
     for path, dimension in space.items():
-        value = _value(params, path)
-        if value is None and path.startswith(override):
-            value = _value(params, "train.keras." + path.removeprefix(override))
+        value = _current(params, path, experiment)
         if isinstance(dimension, Choices):
             if value not in dimension.choice:
                 return None
-            point[path] = json.dumps(value)
+            point[path] = _category(value)
             continue
         low, high = dimension.float_ if isinstance(dimension, FloatRange) else dimension.int_
         if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
             return None
         point[path] = value
     return point
+
+
+def _current(params: Mapping[str, Any], path: str, experiment: str) -> Any:
+    """The value at `path`; for an experiment's unset `train` override, the shared `train.keras` one."""
+    value = _value(params, path)
+    override = f"experiments.{experiment}.train."
+    if value is None and path.startswith(override):
+        value = _value(params, "train.keras." + path.removeprefix(override))
+    return value
 
 
 def _value(params: Mapping[str, Any], path: str) -> Any:

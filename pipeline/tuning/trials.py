@@ -11,6 +11,8 @@ import csv
 import io
 import json
 import logging
+import re
+import shlex
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from pipeline.workflow.environment import child_env
 
 logger = logging.getLogger(__name__)
 
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
+
 
 class TrialFailed(Exception):
     """The point's run failed (a bad point, out of memory, a bug): recorded, and the study goes on."""
@@ -39,6 +43,7 @@ class Worker:
     study: str
     storage_url: str
     record: Record
+    params: dict[str, Any]  # the params file as read: what the trials' overrides change
 
     @property
     def log_dir(self) -> Path:
@@ -51,7 +56,7 @@ class Worker:
         name = f"{self.study}-{trial.number}"
         trial.set_user_attr("dvc_exp", name)
         env = TrialEnv(self.storage_url, self.study, trial.number, trial._trial_id, self.record.mlflow_run_id)
-        output = self._run(name, values, env)
+        output = self._run(name, space.changes(values, self.params, self.record.experiment), env)
         if output.returncode != 0:
             if (
                 epochs := _stored(trial).user_attrs.get(PRUNED_AFTER)
@@ -59,17 +64,17 @@ class Worker:
                 raise optuna.TrialPruned(f"pruned after epoch {epochs}")
             raise TrialFailed(f"dvc exp run {name} failed: {_reason(output.stdout)} (log: {self._log(name)})")
         experiment = self.record.experiment
-        run_record = _read(self.project, name, f"results/{experiment}/run.json")
+        run_record = read_output(self.project, name, f"results/{experiment}/run.json")
         trial.set_user_attr("mlflow_run_id", run_record.get("run_id") or "")
         restored = f"Running stage 'train@{experiment}'" not in output.stdout  # run-cache or baseline
         trial.set_user_attr("restored", restored)
         monitor = self.record.spec.epoch_monitor
         if restored and monitor:  # no epoch was reported: give the pruner the restored history's
-            history = _read(self.project, name, f"results/{experiment}/history.csv", parse=_csv_rows)
+            history = read_output(self.project, name, f"results/{experiment}/history.csv", parse=_csv_rows)
             for epoch, row in enumerate(history):
                 if row.get(monitor):
                     trial.report(float(row[monitor]), epoch)
-        metrics = _read(self.project, name, f"results/{experiment}/metrics.json")
+        metrics = read_output(self.project, name, f"results/{experiment}/metrics.json")
         objective = self.record.spec.objective
         return float(metrics[objective.split][objective.metric])
 
@@ -80,7 +85,7 @@ class Worker:
             command, cwd=self.project, env=child_env(**env.variables()), text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        storage.write_text(self._log(name), f"$ {' '.join(command)}\n{result.stdout}")
+        storage.write_text(self._log(name), f"$ {shlex.join(command)}\n{result.stdout}")
         return result
 
     def _log(self, name: str) -> Path:
@@ -94,14 +99,17 @@ def _stored(trial: Any) -> Any:
 
 
 def _reason(output: str) -> str:
-    """The stage's own error line (its last ERROR / Error line), else DVC's last line."""
+    """Why the run failed: the stage's own last error (an ERROR log line or a Python exception), else
+    DVC's, else the last line."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if " ERROR " in line or line.startswith(("ERROR", "error:"))]
-    stage_errors = [line for line in errors if not line.startswith("ERROR: failed to reproduce")]
-    return (stage_errors or errors or lines or ["no output"])[-1]
+    dvc = [line for line in lines if line.startswith("ERROR")]
+    stage = [line for line in lines if " ERROR " in line or _EXCEPTION.match(line)]
+    return (stage or dvc or lines or ["no output"])[-1]
 
 
-def _read(project: Path, experiment_name: str, path: str, parse: Callable[[str], Any] = json.loads) -> Any:
+def read_output(
+    project: Path, experiment_name: str, path: str, parse: Callable[[str], Any] = json.loads
+) -> Any:
     """An output of the DVC experiment `experiment_name` (from the DVC cache, by its git ref), parsed."""
     import dvc.api
 

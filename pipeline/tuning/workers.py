@@ -138,7 +138,7 @@ def work(project: Path, name: str, url: str, heartbeat: int, worker: int) -> Non
             current.stop()
 
     timeout = record.spec.timeout_minutes * 60 if record.spec.timeout_minutes else None
-    worker = Worker(project, name, url, record)
+    worker = Worker(project, name, url, record, config.read_yaml(project / config.DEFAULT_PARAMS))
     optuna.logging.set_verbosity(optuna.logging.INFO)
     joined.optimize(worker.objective, timeout=timeout, callbacks=[stop_when_spent], catch=(TrialFailed,))
 
@@ -146,19 +146,6 @@ def work(project: Path, name: str, url: str, heartbeat: int, worker: int) -> Non
 def _budget_spent(current: Any, n_trials: int) -> bool:
     states = Counter(trial.state.name for trial in current.get_trials(deepcopy=False))
     return states["COMPLETE"] + states["PRUNED"] + states["RUNNING"] >= n_trials or states["FAIL"] >= n_trials
-
-
-def _fail_stale(current: Any, heartbeat: int) -> None:
-    """Trials whose worker died stay RUNNING until a heartbeat-checking storage fails them."""
-    import optuna
-
-    optuna.storages.fail_stale_trials(
-        study.join(_url_of(current), current.study_name, heartbeat_seconds=heartbeat)
-    )
-
-
-def _url_of(current: Any) -> str:
-    return str(current._storage.engine.url.render_as_string(hide_password=False))
 
 
 def _best(current: Any) -> Any:
