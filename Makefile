@@ -76,6 +76,7 @@ need = @test -n "$($(1))" || { echo "make $@ needs $(1)=<$(2)>"; exit 2; }
 
 tune: setup  ## an Optuna study of EXPERIMENT's tune: section, trials as DVC experiments (docs/tuning.md)
 	$(call need,EXPERIMENT,a key of tune: in params.yaml)
+	scripts/ensure-debian-packages $(DEFAULT_DATA_PACKAGES)
 	python -m pipeline.tuning run $(EXPERIMENT) --workers $(WORKERS) $(if $(TRIALS),--trials $(TRIALS)) $(study_options)
 
 tune-worker: setup  ## one more worker on STUDY (another machine: the same commit and STORAGE)

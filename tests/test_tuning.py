@@ -264,3 +264,22 @@ def test_a_suggested_value_the_file_already_has_is_no_override() -> None:
         "models.keras.cnn.filters": [16, 32],
     }
     assert space.changes(values, params, "digits-cnn") == {"models.keras.cnn.filters": [16, 32]}
+
+
+def test_a_worker_gives_up_after_three_failed_trials_in_a_row(tmp_path: Path) -> None:
+    """A broken set-up fails every point the same way: the study stops instead of burning its budget."""
+    from pipeline.tuning import workers
+
+    outcomes = iter(["fail", "ok", "fail", "fail", "fail", "ok"])
+
+    def objective(trial: optuna.trial.Trial) -> float:
+        if next(outcomes) == "ok":
+            return 0.5
+        trial.set_user_attr("error", "ERROR stages: datasets.fortunes.path: ... does not exist")
+        raise trials.TrialFailed("dvc exp run failed")
+
+    created = study.create(f"sqlite:///{tmp_path / 'optuna.db'}", "s", record(), None)
+    stopper = workers._Stopper(n_trials=10)
+    created.optimize(objective, callbacks=[stopper], catch=(trials.TrialFailed,))
+    assert [trial.state.name for trial in created.trials] == ["FAIL", "COMPLETE", "FAIL", "FAIL", "FAIL"]
+    assert stopper.gave_up == "ERROR stages: datasets.fortunes.path: ... does not exist"

@@ -86,6 +86,7 @@ from pipeline.config.training import (
     TrainOverrides,
     TrainSettings,
 )
+from pipeline.config.tuning import TuneSpec
 from pipeline.config.validation import Validate
 
 __all__ = [
@@ -155,6 +156,7 @@ __all__ = [
     "TrainOverrides",
     "TrainSettings",
     "TransferModel",
+    "TuneSpec",
     "Units",
     "Validate",
     "dataset",

@@ -16,6 +16,7 @@ from pipeline.evaluation.figures import DPI
 
 logger = logging.getLogger(__name__)
 
+CELL_CHARS = 100  # a longer error is cut in summary.md (trials.csv has it whole)
 PLOTS = {
     "history.png": "plot_optimization_history",
     "importances.png": "plot_param_importances",  # needs 2 finished trials that differ
@@ -40,6 +41,7 @@ def rows(study: Any) -> list[dict[str, Any]]:
             "dvc_exp": trial.user_attrs.get("dvc_exp", ""),
             "mlflow_run_id": trial.user_attrs.get("mlflow_run_id", ""),
             "restored": trial.user_attrs.get("restored", ""),
+            "error": trial.user_attrs.get("error", ""),
         })  # fmt: skip
     return table
 
@@ -86,7 +88,8 @@ def _exp(trial: Any) -> str:
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value).replace("|", "/")
+    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
 def _best(study: Any) -> Any:

@@ -62,7 +62,9 @@ class Worker:
                 epochs := _stored(trial).user_attrs.get(PRUNED_AFTER)
             ) is not None:  # the train stage's verdict
                 raise optuna.TrialPruned(f"pruned after epoch {epochs}")
-            raise TrialFailed(f"dvc exp run {name} failed: {_reason(output.stdout)} (log: {self._log(name)})")
+            reason = _reason(output.stdout)
+            trial.set_user_attr("error", reason)
+            raise TrialFailed(f"dvc exp run {name} failed: {reason} (log: {self._log(name)})")
         experiment = self.record.experiment
         run_record = read_output(self.project, name, f"results/{experiment}/run.json")
         trial.set_user_attr("mlflow_run_id", run_record.get("run_id") or "")

@@ -25,6 +25,7 @@ from pipeline.workflow.environment import child_env
 
 logger = logging.getLogger(__name__)
 
+FAILS_IN_A_ROW = 3
 STORAGE_ENV = "PIPELINE_STUDY_STORAGE"  # the default storage (`make services` writes the team's)
 
 
@@ -133,14 +134,41 @@ def work(project: Path, name: str, url: str, heartbeat: int, worker: int) -> Non
         logger.info("study %s has its %d trials", name, record.spec.n_trials)
         return
 
-    def stop_when_spent(current: Any, _trial: Any) -> None:
-        if _budget_spent(current, record.spec.n_trials):
-            current.stop()
-
     timeout = record.spec.timeout_minutes * 60 if record.spec.timeout_minutes else None
     worker = Worker(project, name, url, record, config.read_yaml(project / config.DEFAULT_PARAMS))
+    stopper = _Stopper(record.spec.n_trials)
     optuna.logging.set_verbosity(optuna.logging.INFO)
-    joined.optimize(worker.objective, timeout=timeout, callbacks=[stop_when_spent], catch=(TrialFailed,))
+    for handler in logging.getLogger("optuna").handlers:
+        handler.addFilter(_one_line_for_failed_trials)
+    joined.optimize(worker.objective, timeout=timeout, callbacks=[stopper], catch=(TrialFailed,))
+    if stopper.gave_up:
+        raise PipelineError(
+            f"{FAILS_IN_A_ROW} trials in a row failed, the last with: {stopper.gave_up}. Fix that, then "
+            "`make tune` again resumes the study"
+        )
+
+
+class _Stopper:
+    """Ends a worker's loop once the study's budget is spent, or after FAILS_IN_A_ROW failed trials of
+    its own in a row (a broken set-up, not a bad point: every trial would fail the same way)."""
+
+    def __init__(self, n_trials: int) -> None:
+        self.n_trials, self.failed_in_a_row, self.gave_up = n_trials, 0, ""
+
+    def __call__(self, current: Any, trial: Any) -> None:
+        self.failed_in_a_row = self.failed_in_a_row + 1 if trial.state.name == "FAIL" else 0
+        if self.failed_in_a_row >= FAILS_IN_A_ROW:
+            self.gave_up = trial.user_attrs.get("error", "see its log")
+            current.stop()
+        elif _budget_spent(current, self.n_trials):
+            current.stop()
+
+
+def _one_line_for_failed_trials(record: logging.LogRecord) -> bool:
+    """Optuna logs a caught exception with its traceback: a failed trial's message says it all."""
+    if record.exc_info and isinstance(record.exc_info[1], TrialFailed):
+        record.exc_info = None
+    return True
 
 
 def _budget_spent(current: Any, n_trials: int) -> bool:
