@@ -70,7 +70,8 @@ def write(study: Any, target: Path) -> list[Path]:
 
 def summary(study: Any, table: list[dict[str, Any]], columns: list[str]) -> str:
     """The study as markdown: the best trial, then every trial."""
-    shown = [column for column in columns if column not in ("mlflow_run_id", "restored")]
+    filled = [column for column in columns if any(row.get(column) not in (None, "") for row in table)]
+    shown = [column for column in filled if column not in ("mlflow_run_id", "restored")]
     lines = [f"# Study {study.study_name}", ""]
     if best := _best(study):
         lines += [
