@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import PipelineError
@@ -39,12 +39,22 @@ def run(experiment: Experiment, *, stage: str, run_id: str | None = None) -> Ite
     yields a Run that does nothing and whose record says "unavailable".
     """
     uri = tracking_uri()
-    settings = experiment.mlflow
+    with tracked(experiment, uri, lambda: _start(experiment, stage=stage, run_id=run_id, uri=uri)) as current:
+        if current.active:
+            logger.info("MLflow run %s of %s: %s", current.run_id, stage, current.link())
+        yield current
+
+
+@contextlib.contextmanager
+def tracked(experiment: Experiment, uri: str, start: Callable[[], Run]) -> Iterator[Run]:
+    """The run `start()` opens, ended FINISHED, or FAILED (KILLED) when the block raises an exception
+    (is interrupted). When `start` fails: PipelineError if tracking is required, else one warning and a
+    Run that does nothing."""
     try:
-        current = _start(experiment, stage=stage, run_id=run_id, uri=uri)
+        current = start()
     except Exception as err:
         message = scrub(f"{type(err).__name__}: {err}", uri)
-        if settings.required:
+        if experiment.mlflow.required:
             raise unreachable_error(uri, message) from err
         logger.warning(
             "MLflow tracking at %s is unavailable (%s); running without tracking. Start the server, "
@@ -53,8 +63,6 @@ def run(experiment: Experiment, *, stage: str, run_id: str | None = None) -> Ite
             message,
         )
         current = Run(uri=uri, required=False, error=message)
-    else:
-        logger.info("MLflow run %s of %s: %s", current.run_id, stage, current.link())
     try:
         yield current
     except BaseException as err:

@@ -8,44 +8,23 @@ resumed. Unavailable tracking gives the same warning or error as a stage's run.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from pipeline.core.errors import PipelineError
-from pipeline.core.urls import mask_uri, scrub
-from pipeline.tracking import experiments, tags, values
+from pipeline.tracking import experiments, runs, tags, values
 from pipeline.tracking.run import Run
-from pipeline.tracking.store import connect, tracking_uri, unreachable_error
+from pipeline.tracking.store import connect, tracking_uri
 
 if TYPE_CHECKING:
     from pipeline.config import Experiment
 
-logger = logging.getLogger(__name__)
-
 
 @contextlib.contextmanager
 def study_run(experiment: Experiment, study: str, run_id: str = "") -> Iterator[Run]:
-    """Open (or with `run_id` reopen) the study's run; it ends FINISHED, or KILLED / FAILED when the
-    block raises."""
+    """Open (or with `run_id` reopen) the study's run; it ends as a stage's run does (runs.tracked)."""
     uri = tracking_uri()
-    try:
-        current = _start(experiment, study, run_id, uri)
-    except Exception as err:
-        message = scrub(f"{type(err).__name__}: {err}", uri)
-        if experiment.mlflow.required:
-            raise unreachable_error(uri, message) from err
-        logger.warning(
-            "MLflow tracking at %s is unavailable (%s); the study goes on untracked", mask_uri(uri), message
-        )
-        current = Run(uri=uri, required=False, error=message)
-    try:
+    with runs.tracked(experiment, uri, lambda: _start(experiment, study, run_id, uri)) as current:
         yield current
-    except BaseException as err:
-        with contextlib.suppress(PipelineError):
-            current.finish("FAILED" if isinstance(err, Exception) else "KILLED")
-        raise
-    current.finish("FINISHED")
 
 
 def _start(experiment: Experiment, study: str, run_id: str, uri: str) -> Run:
