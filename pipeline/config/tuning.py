@@ -103,7 +103,7 @@ class TuneSpec(Section):
     space: Annotated[dict[str, Dimension], Field(min_length=1)]
     objective: Objective
     n_trials: PositiveInt = 20
-    timeout_minutes: Annotated[float, Field(gt=0)] | None = None  # stop starting trials after this
+    timeout_minutes: Annotated[float, Field(gt=0)] | None = None  # no trial starts later, any worker
     sampler: Sampler = Sampler()
     pruner: Pruner = Pruner()
 

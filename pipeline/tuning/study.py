@@ -37,6 +37,7 @@ class Record:
     seed: int
     commit: str
     mlflow_run_id: str = ""
+    deadline: float = 0.0  # `timeout_minutes` as a time (epoch seconds) no trial starts after; 0: none
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class Record:
             "seed": self.seed,
             "commit": self.commit,
             "mlflow_run_id": self.mlflow_run_id,
+            "deadline": self.deadline,
         }
 
     @classmethod
@@ -55,6 +57,7 @@ class Record:
             seed=data["seed"],
             commit=data["commit"],
             mlflow_run_id=data.get("mlflow_run_id", ""),
+            deadline=data.get("deadline", 0.0),
         )
 
 

@@ -11,8 +11,10 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import warnings
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +69,10 @@ def start(
     record = study.Record(experiment_name, spec, params.seed, head_commit(project))
     raw = params.model_dump(mode="json", by_alias=True)
     created = study.create(url, name, record, space.baseline(spec.space, raw, experiment_name))
-    record = study.record_of(created)
-    if record.commit != head_commit(project) or record.spec != spec:  # resumed: this commit's settings
-        record = study.Record(experiment_name, spec, params.seed, head_commit(project), record.mlflow_run_id)
-    with studies.study_run(experiment, name, record.mlflow_run_id) as run:
-        record = study.Record(record.experiment, record.spec, record.seed, record.commit, run.run_id or "")
-        study.update_record(created, record)
+    with studies.study_run(experiment, name, study.record_of(created).mlflow_run_id) as run:
+        # this commit's settings, the study's MLflow run (kept when resumed), the budget from now
+        deadline = time.time() + spec.timeout_minutes * 60 if spec.timeout_minutes else 0.0
+        study.update_record(created, replace(record, mlflow_run_id=run.run_id or "", deadline=deadline))
         run.log_params({"study": name, "space": spec.model_dump(mode="json", by_alias=True)})
         _run_workers(project, name, url, workers, heartbeat)
         with warnings.catch_warnings():
@@ -135,7 +135,10 @@ def work(project: Path, name: str, url: str, heartbeat: int, worker: int) -> Non
         logger.info("study %s has its %d trials", name, record.spec.n_trials)
         return
 
-    timeout = record.spec.timeout_minutes * 60 if record.spec.timeout_minutes else None
+    timeout = record.deadline - time.time() if record.deadline else None  # the study's budget, not ours
+    if timeout is not None and timeout <= 0:
+        logger.info("study %s is past its %s-minute budget", name, record.spec.timeout_minutes)
+        return
     worker = Worker(project, name, url, record, config.read_yaml(project / config.DEFAULT_PARAMS))
     stopper = _Stopper(record.spec.n_trials)
     optuna.logging.set_verbosity(optuna.logging.INFO)
