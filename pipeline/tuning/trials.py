@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core import storage
+from pipeline.core.errors import PipelineError
 from pipeline.core.trial_env import TrialEnv
 from pipeline.tuning import space
 from pipeline.tuning.pruning import PRUNED_AFTER
@@ -58,9 +59,8 @@ class Worker:
         env = TrialEnv(self.storage_url, self.study, trial.number, trial._trial_id, self.record.mlflow_run_id)
         output = self._run(name, space.changes(values, self.params, self.record.experiment), env)
         if output.returncode != 0:
-            if (
-                epochs := _stored(trial).user_attrs.get(PRUNED_AFTER)
-            ) is not None:  # the train stage's verdict
+            epochs = _stored(trial).user_attrs.get(PRUNED_AFTER)  # the train stage's verdict
+            if epochs is not None:
                 raise optuna.TrialPruned(f"pruned after epoch {epochs}")
             reason = _reason(output.stdout)
             trial.set_user_attr("error", reason)
@@ -78,7 +78,13 @@ class Worker:
                     trial.report(float(row[monitor]), epoch)
         metrics = read_output(self.project, name, f"results/{experiment}/metrics.json")
         objective = self.record.spec.objective
-        return float(metrics[objective.split][objective.metric])
+        written = metrics.get(objective.split, {})
+        if objective.metric not in written:  # the same for every point: stop the study, not the trial
+            raise PipelineError(
+                f"tune.{experiment}.objective: {experiment} writes no {objective.split} {objective.metric}; "
+                f"its {objective.split} metrics: {', '.join(sorted(written))}"
+            )
+        return float(written[objective.metric])
 
     def _run(self, name: str, values: dict[str, Any], env: TrialEnv) -> subprocess.CompletedProcess:
         target = f"evaluate@{self.record.experiment}"
