@@ -48,7 +48,7 @@ def test_the_committed_search_spaces_are_valid() -> None:
     [
         (
             {"models.keras.cnn.dropout_rate": {"float": [0.1, 1.5]}},
-            "tune.digits-cnn.space.models.keras.cnn.dropout_rate: 1.5 gives invalid params "
+            "tune.digits-cnn.space.models.keras.cnn.dropout_rate.float: 1.5 gives invalid params "
             "(models.keras.cnn.dropout_rate: Input should be less than 1 (got 1.5))",
         ),
         (

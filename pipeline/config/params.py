@@ -76,13 +76,14 @@ class Params(Section):
                     raise ValueError(
                         f"{where}: experiment {name} does not read it; it reads {', '.join(readers)}"
                     )
-                for value in endpoints(dimension):
+                kind, values = endpoints(dimension)
+                for value in values:
                     edited = _with_value(base, path.split("."), value)
                     try:
                         Params.model_validate(edited)
                     except ValidationError as err:
-                        problem = _describe(err, edited).strip()
-                        raise ValueError(f"{where}: {value!r} gives invalid params ({problem})") from None
+                        problem = f"{value!r} gives invalid params ({_describe(err, edited).strip()})"
+                        raise ValueError(f"{where}.{kind}: {problem}") from None
         return self
 
 

@@ -118,7 +118,9 @@ class TuneSpec(Section):
         for path, dimension in value.items():
             kind = [key for key in kinds if isinstance(dimension, dict) and key in dimension]
             if len(kind) != 1:
-                raise ValueError(f"{path}: give one of float: [low, high], int: [low, high] or choice: [...]")
+                got = "" if isinstance(dimension, dict) else f" (got {dimension!r})"
+                kinds_said = "float: [low, high], int: [low, high] or choice: [...]"
+                raise ValueError(f"{path}: give one of {kinds_said}{got}")
             try:
                 parsed[path] = kinds[kind[0]].model_validate(dimension)
             except ValidationError as err:
@@ -141,19 +143,22 @@ class TuneSpec(Section):
 
 def _problems(error: ValidationError) -> str:
     """A dimension's errors on one line: `step: Input should be greater than 0; ...`."""
-    return "; ".join(
-        ": ".join(filter(None, (".".join(map(str, item["loc"])), item["msg"].removeprefix("Value error, "))))
-        for item in error.errors()
-    )
+    problems = []
+    for item in error.errors():
+        where, message = ".".join(map(str, item["loc"])), item["msg"].removeprefix("Value error, ")
+        shown = "" if isinstance(item.get("input"), dict) else f" (got {item.get('input')!r})"
+        problems.append(f"{where}: {message}{shown}" if where else message + shown)
+    return "; ".join(problems)
 
 
-def endpoints(dimension: Dimension) -> list[Any]:
-    """The values that bound a dimension: both ends of a range, every choice."""
+def endpoints(dimension: Dimension) -> tuple[str, list[Any]]:
+    """The dimension's kind (its key: float, int, choice) and the values that bound it: both ends of a
+    range, every choice."""
     if isinstance(dimension, FloatRange):
-        return list(dimension.float_)
+        return "float", list(dimension.float_)
     if isinstance(dimension, IntRange):
-        return list(dimension.int_)
-    return list(dimension.choice)
+        return "int", list(dimension.int_)
+    return "choice", list(dimension.choice)
 
 
 def read_by(name: str, spec: Any) -> list[str]:
